@@ -1,0 +1,2 @@
+//! The `mandate` command.
+fn main() {}

@@ -1,0 +1,1 @@
+//! Mandate's values, entity store, evaluator and authorizer.

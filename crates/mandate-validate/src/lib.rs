@@ -1,0 +1,1 @@
+//! Mandate's schemas (Cedar human and JSON formats), type checker and lints.
