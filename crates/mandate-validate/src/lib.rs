@@ -1,1 +1,3 @@
 //! Mandate's schemas (Cedar human and JSON formats), type checker and lints.
+
+pub mod schema;

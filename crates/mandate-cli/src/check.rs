@@ -1,0 +1,155 @@
+//! `mandate check` and `mandate fmt`.
+
+use crate::output::{err, out, report};
+use mandate::load::{FileDiagnostics, parse_files};
+use std::path::PathBuf;
+
+/// Arguments of `mandate check`.
+#[derive(clap::Args, Debug)]
+pub struct CheckArgs {
+    /// A schema (`.cedarschema` or `.json`) to load and check against.
+    #[arg(long)]
+    schema: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "human")]
+    format: Format,
+    /// Policy files or directories (`*.cedar`, `*.mandate`).
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+}
+
+/// Output formats.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Source snippets with underlines.
+    Human,
+    /// One JSON object per diagnostic, in an array.
+    Json,
+}
+
+/// Runs `mandate check`.
+pub fn run_check(args: &CheckArgs) -> u8 {
+    let files = match parse_files(&args.paths) {
+        Ok(f) => f,
+        Err(d) => {
+            report(&[d]);
+            return 2;
+        }
+    };
+    let mut results: Vec<FileDiagnostics> = files
+        .into_iter()
+        .map(|f| FileDiagnostics {
+            source: f.source,
+            diagnostics: f.parsed.diagnostics,
+        })
+        .collect();
+    if let Some(schema) = &args.schema {
+        if let Err(d) = mandate::load::load_schema(schema) {
+            results.push(d);
+        }
+    }
+    let n_files = results.len();
+    let n_errors: usize = results
+        .iter()
+        .map(|f| f.diagnostics.iter().filter(|d| d.is_error()).count())
+        .sum();
+    let n_warnings: usize = results
+        .iter()
+        .map(|f| f.diagnostics.iter().filter(|d| !d.is_error()).count())
+        .sum();
+    match args.format {
+        Format::Human => {
+            report(&results);
+            if n_errors == 0 && n_warnings == 0 {
+                err(&format!(
+                    "checked {n_files} file{}: no problems\n",
+                    if n_files == 1 { "" } else { "s" }
+                ));
+            } else {
+                err(&format!(
+                    "checked {n_files} files: {n_errors} error(s), {n_warnings} warning(s)\n"
+                ));
+            }
+        }
+        Format::Json => {
+            let all: Vec<serde_json::Value> = results
+                .iter()
+                .flat_map(|f| f.diagnostics.iter().map(|d| d.to_json(Some(&f.source))))
+                .collect();
+            out(&format!("{}\n", serde_json::Value::Array(all)));
+        }
+    }
+    u8::from(n_errors > 0)
+}
+
+/// Arguments of `mandate fmt`.
+#[derive(clap::Args, Debug)]
+pub struct FmtArgs {
+    /// Do not write; list the files that would change and exit 1 if any.
+    #[arg(long)]
+    check: bool,
+    /// Policy files or directories.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+}
+
+/// Runs `mandate fmt`.
+pub fn run_fmt(args: &FmtArgs) -> u8 {
+    let paths = match mandate::load::policy_files(&args.paths) {
+        Ok(p) => p,
+        Err(d) => {
+            report(&[d]);
+            return 2;
+        }
+    };
+    let mut changed = Vec::new();
+    let mut failed = false;
+    for path in paths {
+        let text = match mandate::load::read_text(&path) {
+            Ok(t) => t,
+            Err(d) => {
+                report(&[d]);
+                return 2;
+            }
+        };
+        let options = mandate::ParseOptions {
+            dialect: mandate::Dialect::for_path(&path),
+            ..mandate::ParseOptions::default()
+        };
+        match mandate::fmt::format_source(&text, options, &mandate::fmt::FormatOptions::default()) {
+            Ok(formatted) => {
+                if formatted != text {
+                    if !args.check {
+                        if let Err(e) = std::fs::write(&path, &formatted) {
+                            err(&format!("error: cannot write `{}`: {e}\n", path.display()));
+                            return 2;
+                        }
+                    }
+                    changed.push(path);
+                }
+            }
+            Err(diags) => {
+                failed = true;
+                report(&[FileDiagnostics {
+                    source: mandate::Source::new(path.display().to_string(), text),
+                    diagnostics: diags,
+                }]);
+            }
+        }
+    }
+    for p in &changed {
+        if args.check {
+            out(&format!("would reformat {}\n", p.display()));
+        } else {
+            out(&format!("reformatted {}\n", p.display()));
+        }
+    }
+    if failed {
+        1
+    } else if args.check && !changed.is_empty() {
+        err(&format!("{} file(s) would be reformatted\n", changed.len()));
+        1
+    } else {
+        0
+    }
+}

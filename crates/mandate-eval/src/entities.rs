@@ -1,0 +1,715 @@
+//! The entity store: entities with attributes, tags and the transitive closure of their parents,
+//! loaded from Cedar's entity JSON (optionally schema-based), and Cedar's JSON value encoding.
+//!
+//! INVARIANT: `Entity::ancestors` is the full transitive closure, computed once at load; `in` at
+//! decision time is a set lookup, never a graph walk.
+
+use crate::ext::{DateTime, Decimal, Duration, IpAddr};
+use crate::value::{ExtValue, Uid, Value};
+use mandate_validate::schema::{ActionId, RecordType, Schema, Type};
+use smol_str::SmolStr;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+
+/// Deepest JSON nesting accepted in entity data, context and requests.
+pub const MAX_JSON_DEPTH: usize = 128;
+
+/// An entity.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Entity {
+    /// Attributes.
+    pub attrs: BTreeMap<SmolStr, Value>,
+    /// Tags.
+    pub tags: BTreeMap<SmolStr, Value>,
+    /// Direct parents.
+    pub parents: BTreeSet<Uid>,
+    /// Every ancestor (transitive closure of `parents`).
+    pub ancestors: HashSet<Uid>,
+}
+
+/// A loaded set of entities.
+#[derive(Clone, Debug, Default)]
+pub struct Entities {
+    map: HashMap<Uid, Arc<Entity>>,
+}
+
+/// A problem in JSON input, with the JSON path where it is.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct JsonError {
+    /// Where, e.g. `$[3].attrs.level`.
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+    /// How to fix it.
+    pub help: Option<String>,
+}
+
+impl JsonError {
+    fn new(path: &str, message: impl Into<String>) -> Self {
+        JsonError {
+            path: path.to_string(),
+            message: message.into(),
+            help: None,
+        }
+    }
+    fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+}
+
+impl Entities {
+    /// No entities.
+    pub fn new() -> Self {
+        Entities::default()
+    }
+
+    /// The entity with this uid.
+    pub fn get(&self, uid: &Uid) -> Option<&Arc<Entity>> {
+        self.map.get(uid)
+    }
+
+    /// Number of entities.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Iterates over all entities.
+    pub fn iter(&self) -> impl Iterator<Item = (&Uid, &Arc<Entity>)> {
+        self.map.iter()
+    }
+
+    /// Builds a store from entities with direct parents, computing the closure.
+    ///
+    /// # Errors
+    /// When the parent graph has a cycle (the error names an entity on it).
+    pub fn from_entities(
+        entities: impl IntoIterator<Item = (Uid, Entity)>,
+    ) -> Result<Self, JsonError> {
+        let mut map: HashMap<Uid, Entity> = HashMap::new();
+        for (uid, e) in entities {
+            map.insert(uid, e);
+        }
+        compute_closure(&mut map)?;
+        Ok(Entities {
+            map: map.into_iter().map(|(k, v)| (k, Arc::new(v))).collect(),
+        })
+    }
+
+    /// Parses Cedar's entity JSON (an array of `{uid, attrs, parents, tags}`), schema-based when a
+    /// schema is given: attribute values are read with their declared types, entities are checked
+    /// against their declared shape, and the schema's action entities are added.
+    ///
+    /// # Errors
+    /// Malformed JSON, a value that does not match the schema, a duplicate entity, a cycle.
+    pub fn from_json_str(text: &str, schema: Option<&Schema>) -> Result<Self, JsonError> {
+        let json: serde_json::Value = parse_json_bounded(text)?;
+        Self::from_json_value(&json, schema)
+    }
+
+    /// As `from_json_str`, from a parsed JSON value.
+    ///
+    /// # Errors
+    /// As `from_json_str`.
+    pub fn from_json_value(
+        json: &serde_json::Value,
+        schema: Option<&Schema>,
+    ) -> Result<Self, JsonError> {
+        let arr = json.as_array().ok_or_else(|| {
+            JsonError::new("$", "expected an array of entities")
+                .help("entity files hold `[{\"uid\": …, \"attrs\": …, \"parents\": […]}, …]`")
+        })?;
+        let mut map: HashMap<Uid, Entity> = HashMap::new();
+        for (i, item) in arr.iter().enumerate() {
+            let path = format!("$[{i}]");
+            let obj = item
+                .as_object()
+                .ok_or_else(|| JsonError::new(&path, "expected an entity object"))?;
+            for key in obj.keys() {
+                if !matches!(key.as_str(), "uid" | "attrs" | "parents" | "tags") {
+                    return Err(JsonError::new(
+                        &path,
+                        format!("unexpected field `{key}` in entity"),
+                    )
+                    .help("an entity has `uid`, `attrs`, `parents` and optionally `tags`"));
+                }
+            }
+            let uid_json = obj
+                .get("uid")
+                .ok_or_else(|| JsonError::new(&path, "entity has no `uid`"))?;
+            let uid = uid_from_json(uid_json, &format!("{path}.uid"))?;
+            let entity_def = match schema {
+                Some(s) if !is_action_type(&uid.ty) => {
+                    Some(s.entity_types.get(uid.ty.as_str()).ok_or_else(|| {
+                        JsonError::new(
+                            &format!("{path}.uid"),
+                            format!("entity type `{}` is not declared in the schema", uid.ty),
+                        )
+                    })?)
+                }
+                _ => None,
+            };
+            if let Some(def) = entity_def {
+                if let Some(ids) = &def.enum_ids {
+                    if !ids.iter().any(|x| *x == uid.id) {
+                        return Err(JsonError::new(
+                            &format!("{path}.uid"),
+                            format!("`{uid}` is not one of the enumerated ids of `{}`", uid.ty),
+                        ));
+                    }
+                }
+            }
+            let mut entity = Entity::default();
+            if let Some(attrs) = obj.get("attrs") {
+                let apath = format!("{path}.attrs");
+                let attrs_obj = attrs
+                    .as_object()
+                    .ok_or_else(|| JsonError::new(&apath, "expected an object of attributes"))?;
+                let shape = entity_def.map(|d| &d.shape);
+                entity.attrs = record_fields_from_json(attrs_obj, shape, &apath, 1)?;
+            } else if let Some(def) = entity_def {
+                check_required(&BTreeMap::new(), &def.shape, &format!("{path}.attrs"))?;
+            }
+            if let Some(parents) = obj.get("parents") {
+                let ppath = format!("{path}.parents");
+                let arr = parents.as_array().ok_or_else(|| {
+                    JsonError::new(&ppath, "expected an array of parent entities")
+                })?;
+                for (j, p) in arr.iter().enumerate() {
+                    let parent = uid_from_json(p, &format!("{ppath}[{j}]"))?;
+                    if let Some(def) = entity_def {
+                        if !def.parents.iter().any(|t| *t == parent.ty) {
+                            return Err(JsonError::new(
+                                &format!("{ppath}[{j}]"),
+                                format!(
+                                    "`{uid}` cannot have a parent of type `{}` according to the schema",
+                                    parent.ty
+                                ),
+                            ));
+                        }
+                    }
+                    entity.parents.insert(parent);
+                }
+            }
+            if let Some(tags) = obj.get("tags") {
+                let tpath = format!("{path}.tags");
+                let tags_obj = tags
+                    .as_object()
+                    .ok_or_else(|| JsonError::new(&tpath, "expected an object of tags"))?;
+                let tag_ty = match entity_def {
+                    Some(def) => match &def.tags {
+                        Some(t) => Some(t),
+                        None if !tags_obj.is_empty() => {
+                            return Err(JsonError::new(
+                                &tpath,
+                                format!("entity type `{}` has no tags in the schema", uid.ty),
+                            ));
+                        }
+                        None => None,
+                    },
+                    None => None,
+                };
+                for (k, v) in tags_obj {
+                    let val = value_from_json(v, tag_ty, &format!("{tpath}.{k}"), 1)?;
+                    entity.tags.insert(SmolStr::new(k), val);
+                }
+            }
+            if map.contains_key(&uid) {
+                return Err(JsonError::new(
+                    &format!("{path}.uid"),
+                    format!("duplicate entity `{uid}`"),
+                )
+                .help("each entity may appear once"));
+            }
+            map.insert(uid, entity);
+        }
+        if let Some(schema) = schema {
+            for (id, def) in &schema.actions {
+                let uid = action_uid(id);
+                let entry = map.entry(uid).or_default();
+                for parent in &def.member_of {
+                    entry.parents.insert(action_uid(parent));
+                }
+            }
+        }
+        compute_closure(&mut map)?;
+        Ok(Entities {
+            map: map.into_iter().map(|(k, v)| (k, Arc::new(v))).collect(),
+        })
+    }
+}
+
+/// Whether a type name is an action type (`Action` or `NS::Action`).
+pub fn is_action_type(ty: &str) -> bool {
+    ty == "Action" || ty.ends_with("::Action")
+}
+
+/// The uid of a schema action.
+pub fn action_uid(id: &ActionId) -> Uid {
+    Uid {
+        ty: id.ty.clone(),
+        id: id.id.clone(),
+    }
+}
+
+fn compute_closure(map: &mut HashMap<Uid, Entity>) -> Result<(), JsonError> {
+    // Iterative depth-first search with three colours; ancestors of a node are its parents plus
+    // their ancestors. Parents missing from the store are ancestors without ancestors of their own.
+    let keys: Vec<Uid> = map.keys().cloned().collect();
+    let mut done: HashMap<Uid, HashSet<Uid>> = HashMap::with_capacity(keys.len());
+    let mut on_stack: HashSet<Uid> = HashSet::new();
+    for root in keys {
+        if done.contains_key(&root) {
+            continue;
+        }
+        // Stack of (node, parents still to visit).
+        let mut stack: Vec<(Uid, Vec<Uid>)> = Vec::new();
+        let parents: Vec<Uid> = map
+            .get(&root)
+            .map(|e| e.parents.iter().cloned().collect())
+            .unwrap_or_default();
+        on_stack.insert(root.clone());
+        stack.push((root, parents));
+        while let Some((node, pending)) = stack.last_mut() {
+            if let Some(next) = pending.pop() {
+                if done.contains_key(&next) {
+                    continue;
+                }
+                if on_stack.contains(&next) {
+                    return Err(JsonError::new("$", format!("the parent relation has a cycle through `{next}`"))
+                        .help("an entity cannot be its own ancestor; remove one of the parent links on the cycle"));
+                }
+                match map.get(&next) {
+                    Some(e) => {
+                        let ps: Vec<Uid> = e.parents.iter().cloned().collect();
+                        on_stack.insert(next.clone());
+                        stack.push((next, ps));
+                    }
+                    None => {
+                        done.insert(next, HashSet::new());
+                    }
+                }
+            } else {
+                let node = node.clone();
+                stack.pop();
+                on_stack.remove(&node);
+                let mut anc = HashSet::new();
+                if let Some(e) = map.get(&node) {
+                    for p in &e.parents {
+                        anc.insert(p.clone());
+                        if let Some(pa) = done.get(p) {
+                            anc.extend(pa.iter().cloned());
+                        }
+                    }
+                }
+                done.insert(node, anc);
+            }
+        }
+    }
+    for (uid, e) in map.iter_mut() {
+        if let Some(anc) = done.remove(uid) {
+            e.ancestors = anc;
+        }
+    }
+    Ok(())
+}
+
+/// Parses JSON text, refusing nesting deeper than `MAX_JSON_DEPTH` before serde sees it.
+///
+/// # Errors
+/// Malformed or too deeply nested JSON, with line and column.
+pub fn parse_json_bounded(text: &str) -> Result<serde_json::Value, JsonError> {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for (i, b) in text.bytes().enumerate() {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_JSON_DEPTH {
+                    let line = text.get(..i).map_or(1, |s| s.matches('\n').count() + 1);
+                    return Err(JsonError::new(
+                        &format!("line {line}"),
+                        format!("JSON nesting is too deep (limit {MAX_JSON_DEPTH})"),
+                    ));
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    serde_json::from_str(text).map_err(|e| {
+        JsonError::new(
+            &format!("line {} column {}", e.line(), e.column()),
+            format!("invalid JSON: {e}"),
+        )
+    })
+}
+
+/// Reads an entity reference: `{"type", "id"}`, `{"__entity": {"type", "id"}}` or `"T::\"id\""`.
+///
+/// # Errors
+/// When the value is none of these.
+pub fn uid_from_json(v: &serde_json::Value, path: &str) -> Result<Uid, JsonError> {
+    match v {
+        serde_json::Value::Object(obj) => {
+            if let Some(inner) = obj.get("__entity") {
+                return uid_from_json(inner, &format!("{path}.__entity"));
+            }
+            let ty = obj.get("type").and_then(serde_json::Value::as_str);
+            let id = obj.get("id").and_then(serde_json::Value::as_str);
+            match (ty, id) {
+                (Some(ty), Some(id)) if obj.len() == 2 => {
+                    check_type_name(ty, path)?;
+                    Ok(Uid::new(ty, id))
+                }
+                _ => Err(JsonError::new(
+                    path,
+                    "expected an entity reference `{\"type\": \"…\", \"id\": \"…\"}`",
+                )),
+            }
+        }
+        serde_json::Value::String(s) => parse_uid_str(s).ok_or_else(|| {
+            JsonError::new(path, format!("`{s}` is not an entity reference"))
+                .help("write it as `Type::\"id\"` or `{\"type\": \"Type\", \"id\": \"id\"}`")
+        }),
+        _ => Err(JsonError::new(
+            path,
+            "expected an entity reference `{\"type\": \"…\", \"id\": \"…\"}`",
+        )),
+    }
+}
+
+fn check_type_name(ty: &str, path: &str) -> Result<(), JsonError> {
+    let ok = !ty.is_empty()
+        && ty.split("::").all(|part| {
+            let mut cs = part.chars();
+            matches!(cs.next(), Some(c) if c == '_' || c.is_ascii_alphabetic())
+                && cs.all(|c| c == '_' || c.is_ascii_alphanumeric())
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(JsonError::new(
+            path,
+            format!("`{ty}` is not a valid entity type name"),
+        ))
+    }
+}
+
+/// Parses Cedar's `Type::"id"` string form of a uid.
+pub fn parse_uid_str(s: &str) -> Option<Uid> {
+    let expr = mandate_syntax::parse_expr(s, mandate_syntax::ParseOptions::default()).ok()?;
+    match expr.kind {
+        mandate_syntax::ast::ExprKind::Entity(uid) => Some(Uid::from_ast(&uid)),
+        _ => None,
+    }
+}
+
+fn record_fields_from_json(
+    obj: &serde_json::Map<String, serde_json::Value>,
+    shape: Option<&RecordType>,
+    path: &str,
+    depth: usize,
+) -> Result<BTreeMap<SmolStr, Value>, JsonError> {
+    let mut out = BTreeMap::new();
+    for (k, v) in obj {
+        let fpath = format!("{path}.{k}");
+        let expected = match shape {
+            Some(shape) => match shape.attrs.get(k.as_str()) {
+                Some(a) => Some(&a.ty),
+                None if shape.additional_attributes => None,
+                None => {
+                    let mut err = JsonError::new(
+                        &fpath,
+                        format!("attribute `{k}` is not declared in the schema"),
+                    );
+                    if let Some(s) = mandate_syntax::diagnostics::suggest(
+                        k,
+                        shape.attrs.keys().map(SmolStr::as_str),
+                    ) {
+                        err = err.help(format!("did you mean `{s}`?"));
+                    }
+                    return Err(err);
+                }
+            },
+            None => None,
+        };
+        out.insert(
+            SmolStr::new(k),
+            value_from_json(v, expected, &fpath, depth + 1)?,
+        );
+    }
+    if let Some(shape) = shape {
+        check_required(&out, shape, path)?;
+    }
+    Ok(out)
+}
+
+fn check_required(
+    fields: &BTreeMap<SmolStr, Value>,
+    shape: &RecordType,
+    path: &str,
+) -> Result<(), JsonError> {
+    for (name, attr) in &shape.attrs {
+        if attr.required && !fields.contains_key(name) {
+            return Err(JsonError::new(
+                path,
+                format!("required attribute `{name}` is missing"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Builds an extension value from a constructor name and its string argument.
+///
+/// # Errors
+/// Unknown constructor or malformed argument.
+pub fn ext_from_call(func: &str, arg: &str) -> Result<ExtValue, String> {
+    match func {
+        "decimal" => Decimal::parse(arg)
+            .map(ExtValue::Decimal)
+            .map_err(|e| e.to_string()),
+        "ip" | "ipaddr" => IpAddr::parse(arg)
+            .map(ExtValue::IpAddr)
+            .map_err(|e| e.to_string()),
+        "datetime" => DateTime::parse(arg)
+            .map(ExtValue::DateTime)
+            .map_err(|e| e.to_string()),
+        "duration" => Duration::parse(arg)
+            .map(ExtValue::Duration)
+            .map_err(|e| e.to_string()),
+        other => Err(format!("unknown extension function `{other}`")),
+    }
+}
+
+/// Reads a JSON value as a Cedar value, with the declared type when known.
+///
+/// # Errors
+/// A value that does not match its declared type, malformed escapes, nesting past the limit.
+pub fn value_from_json(
+    v: &serde_json::Value,
+    expected: Option<&Type>,
+    path: &str,
+    depth: usize,
+) -> Result<Value, JsonError> {
+    use serde_json::Value as J;
+    if depth > MAX_JSON_DEPTH {
+        return Err(JsonError::new(
+            path,
+            format!("value nesting is too deep (limit {MAX_JSON_DEPTH})"),
+        ));
+    }
+    let mismatch =
+        |want: &str| JsonError::new(path, format!("expected {want}, found {}", json_kind(v)));
+    // Escapes first: they are explicit about their type.
+    if let J::Object(obj) = v {
+        if let Some(inner) = obj.get("__entity") {
+            let uid = uid_from_json(inner, &format!("{path}.__entity"))?;
+            return check_entity_type(uid, expected, path);
+        }
+        if let Some(inner) = obj.get("__extn") {
+            let func = inner
+                .get("fn")
+                .and_then(J::as_str)
+                .ok_or_else(|| JsonError::new(path, "`__extn` needs a `fn` string"))?;
+            let ext = match (inner.get("arg"), inner.get("args")) {
+                (Some(J::String(arg)), None) => {
+                    ext_from_call(func, arg).map_err(|m| JsonError::new(path, m))?
+                }
+                (Some(arg), None) | (None, Some(arg)) => {
+                    let items: Vec<&J> = match arg {
+                        J::Array(items) => items.iter().collect(),
+                        single => vec![single],
+                    };
+                    let mut vals = Vec::with_capacity(items.len());
+                    for (i, item) in items.into_iter().enumerate() {
+                        vals.push(value_from_json(
+                            item,
+                            None,
+                            &format!("{path}.__extn.args[{i}]"),
+                            depth + 1,
+                        )?);
+                    }
+                    match crate::eval::call_extension(func, &vals) {
+                        Ok(Value::Ext(ext)) => ext,
+                        Ok(other) => {
+                            return Err(JsonError::new(
+                                path,
+                                format!(
+                                    "`{func}` returns a {}, not an extension value",
+                                    other.type_name()
+                                ),
+                            ));
+                        }
+                        Err(e) => return Err(JsonError::new(path, e.to_string())),
+                    }
+                }
+                _ => {
+                    return Err(JsonError::new(
+                        path,
+                        "`__extn` needs an `arg` string or an `args` array",
+                    ));
+                }
+            };
+            if let Some(Type::Extension(name)) = expected {
+                if !ext_matches(name, &ext) {
+                    return Err(JsonError::new(
+                        path,
+                        format!(
+                            "expected a `{name}` value, found a `{}`",
+                            ext.ext_type().name()
+                        ),
+                    ));
+                }
+            } else if expected.is_some() {
+                return Err(mismatch(&describe_type(expected)));
+            }
+            return Ok(Value::Ext(ext));
+        }
+    }
+    match expected {
+        None => match v {
+            J::Bool(b) => Ok(Value::Bool(*b)),
+            J::Number(n) => n
+                .as_i64()
+                .map(Value::Long)
+                .ok_or_else(|| JsonError::new(path, format!("`{n}` is not a 64-bit integer"))),
+            J::String(s) => Ok(Value::String(SmolStr::new(s))),
+            J::Array(items) => {
+                let mut set = BTreeSet::new();
+                for (i, item) in items.iter().enumerate() {
+                    set.insert(value_from_json(
+                        item,
+                        None,
+                        &format!("{path}[{i}]"),
+                        depth + 1,
+                    )?);
+                }
+                Ok(Value::Set(Arc::new(set)))
+            }
+            J::Object(obj) => Ok(Value::Record(Arc::new(record_fields_from_json(
+                obj, None, path, depth,
+            )?))),
+            J::Null => Err(JsonError::new(path, "`null` is not a value")
+                .help("leave optional attributes out instead")),
+        },
+        Some(ty) => match (ty, v) {
+            (Type::Bool, J::Bool(b)) => Ok(Value::Bool(*b)),
+            (Type::Long, J::Number(n)) => n
+                .as_i64()
+                .map(Value::Long)
+                .ok_or_else(|| JsonError::new(path, format!("`{n}` is not a 64-bit integer"))),
+            (Type::String, J::String(s)) => Ok(Value::String(SmolStr::new(s))),
+            (Type::Set(elem), J::Array(items)) => {
+                let mut set = BTreeSet::new();
+                for (i, item) in items.iter().enumerate() {
+                    set.insert(value_from_json(
+                        item,
+                        Some(elem),
+                        &format!("{path}[{i}]"),
+                        depth + 1,
+                    )?);
+                }
+                Ok(Value::Set(Arc::new(set)))
+            }
+            (Type::Record(rt), J::Object(obj)) => Ok(Value::Record(Arc::new(
+                record_fields_from_json(obj, Some(rt), path, depth)?,
+            ))),
+            (Type::Entity(_), J::Object(_)) => {
+                let uid = uid_from_json(v, path)?;
+                check_entity_type(uid, expected, path)
+            }
+            (Type::Extension(name), J::String(s)) => {
+                let ext = ext_from_call(name, s).map_err(|m| JsonError::new(path, m))?;
+                Ok(Value::Ext(ext))
+            }
+            _ => Err(mismatch(&describe_type(expected))),
+        },
+    }
+}
+
+fn ext_matches(name: &str, ext: &ExtValue) -> bool {
+    matches!(
+        (name, ext),
+        ("decimal", ExtValue::Decimal(_))
+            | ("ipaddr", ExtValue::IpAddr(_))
+            | ("datetime", ExtValue::DateTime(_))
+            | ("duration", ExtValue::Duration(_))
+    )
+}
+
+fn check_entity_type(uid: Uid, expected: Option<&Type>, path: &str) -> Result<Value, JsonError> {
+    match expected {
+        None => Ok(Value::entity(uid)),
+        Some(Type::Entity(ty)) if *ty == uid.ty => Ok(Value::entity(uid)),
+        Some(Type::Entity(ty)) => Err(JsonError::new(
+            path,
+            format!("expected an entity of type `{ty}`, found `{uid}`"),
+        )),
+        Some(other) => Err(JsonError::new(
+            path,
+            format!("expected {}, found an entity", describe_type(Some(other))),
+        )),
+    }
+}
+
+fn describe_type(t: Option<&Type>) -> String {
+    match t {
+        None => "a value".into(),
+        Some(Type::Bool) => "a boolean".into(),
+        Some(Type::Long) => "an integer".into(),
+        Some(Type::String) => "a string".into(),
+        Some(Type::Set(_)) => "a set (JSON array)".into(),
+        Some(Type::Record(_)) => "a record (JSON object)".into(),
+        Some(Type::Entity(ty)) => format!("an entity of type `{ty}`"),
+        Some(Type::Extension(name)) => format!("a `{name}` value"),
+    }
+}
+
+fn json_kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+/// Reads a request context (a JSON object), with the action's declared context type when known.
+///
+/// # Errors
+/// As `value_from_json`; a context must be a record.
+pub fn context_from_json(
+    v: &serde_json::Value,
+    expected: Option<&RecordType>,
+    path: &str,
+) -> Result<Value, JsonError> {
+    match v {
+        serde_json::Value::Object(obj) => Ok(Value::Record(Arc::new(record_fields_from_json(
+            obj, expected, path, 1,
+        )?))),
+        serde_json::Value::Null => Ok(Value::empty_record()),
+        _ => Err(JsonError::new(path, "the context must be a JSON object")),
+    }
+}
