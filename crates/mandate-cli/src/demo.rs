@@ -145,7 +145,7 @@ pub fn run(_args: &DemoArgs) -> u8 {
     out(&table(&rows));
 
     out("\n2. A bad policy change is rejected, with every error located and explained\n\n");
-    let bad = "@id(\"let-agents-deploy\")\npermit (\n  principal is Platform::Agent,\n  action == Platform::Action::\"Deploy\",\n  resource\n)\nwhen { principal.trust_level = 3 && contxt.env == \"prod\" };\n";
+    let bad = "@id(\"let-agents-deploy\")\npermit (\n  principal is Platform::Agent,\n  action == Platform::Action::\"Deploy\",\n  resource\n)\nwhen { principal.trust_level = 3 };\n\n@id(\"prod-only\")\nforbid (principal, action, resource)\nunless { contxt.env == \"prod\" };\n";
     let parsed = mandate::parse(bad, mandate::ParseOptions::default());
     out(&indent(&mandate::diagnostics::render_all(
         &parsed.diagnostics,

@@ -15,6 +15,6 @@ pub use mandate_eval::{
     Request, Response, Uid, Value, is_authorized,
 };
 pub use mandate_syntax::{
-    Diagnostic, Dialect, ParseOptions, Parsed, Severity, Source, Span, ast, diagnostics, parse,
+    Diagnostic, Dialect, ParseOptions, Parsed, Severity, Source, Span, ast, diagnostics, fmt, parse,
 };
 pub use mandate_validate::schema::Schema;
