@@ -4,6 +4,7 @@
 //! I/O error; `authorize`: 0 allow, 2 deny, 1 when the inputs cannot be used.
 
 mod authorize;
+mod bench;
 mod check;
 mod demo;
 mod output;
@@ -28,6 +29,8 @@ enum Command {
     Fmt(check::FmtArgs),
     /// Decide one request, or a batch of requests, against policies and entities.
     Authorize(authorize::AuthorizeArgs),
+    /// Measure decision latency and throughput on a workload.
+    Bench(bench::BenchArgs),
     /// Run the narrated demo of the example agent platform (policies/agent-platform).
     Demo(demo::DemoArgs),
 }
@@ -39,6 +42,7 @@ fn main() -> ExitCode {
         Command::Fmt(args) => check::run_fmt(&args),
         Command::Authorize(args) => authorize::run(&args),
         Command::Demo(args) => demo::run(&args),
+        Command::Bench(args) => bench::run(&args),
     };
     ExitCode::from(code)
 }

@@ -63,6 +63,8 @@ pub struct PolicySet {
     templates: BTreeMap<SmolStr, Arc<Statement>>,
     quotas: Vec<Arc<Statement>>,
     ids: BTreeSet<SmolStr>,
+    /// Built on first use after the last change.
+    index: std::sync::OnceLock<Arc<crate::index::Index>>,
 }
 
 impl PolicySet {
@@ -77,6 +79,7 @@ impl PolicySet {
     /// # Errors
     /// A duplicate id (as a diagnostic on the statement).
     pub fn add_statements(&mut self, statements: Vec<Statement>) -> Result<(), Vec<Diagnostic>> {
+        self.index = std::sync::OnceLock::new();
         let mut errors = Vec::new();
         for mut s in statements {
             if s.positional_id {
@@ -145,6 +148,7 @@ impl PolicySet {
         if !self.ids.insert(SmolStr::new(new_id)) {
             return Err(format!("duplicate policy id `{new_id}`"));
         }
+        self.index = std::sync::OnceLock::new();
         self.policies.push(Policy {
             id: SmolStr::new(new_id),
             statement: t,
@@ -158,6 +162,12 @@ impl PolicySet {
     pub fn policies(&self) -> &[Policy] {
         &self.policies
     }
+    /// The decision index over `policies()`, built once after the last change.
+    pub fn index(&self) -> &crate::index::Index {
+        self.index
+            .get_or_init(|| Arc::new(crate::index::Index::build(&self.policies)))
+    }
+
     /// The templates.
     pub fn templates(&self) -> impl Iterator<Item = &Arc<Statement>> {
         self.templates.values()
@@ -324,9 +334,41 @@ pub fn evaluate_policy(
     Outcome::Satisfied
 }
 
-/// Decides a request against a policy set.
+/// Decides a request against a policy set, evaluating only the policies the decision index
+/// says can match.
 pub fn is_authorized(
     policies: &PolicySet,
+    request: &Request,
+    entities: &Entities,
+    mode: ErrorMode,
+) -> Response {
+    let mut candidates = Vec::new();
+    policies.index().candidates(
+        &request.principal,
+        &request.action,
+        &request.resource,
+        entities,
+        &mut candidates,
+    );
+    let selected = candidates
+        .iter()
+        .filter_map(|&i| policies.policies.get(i as usize));
+    decide(selected, request, entities, mode)
+}
+
+/// Decides a request by evaluating every policy, without the index: the reference the indexed
+/// path is tested against.
+pub fn is_authorized_unindexed(
+    policies: &PolicySet,
+    request: &Request,
+    entities: &Entities,
+    mode: ErrorMode,
+) -> Response {
+    decide(policies.policies.iter(), request, entities, mode)
+}
+
+fn decide<'a>(
+    selected: impl Iterator<Item = &'a Policy>,
     request: &Request,
     entities: &Entities,
     mode: ErrorMode,
@@ -337,7 +379,7 @@ pub fn is_authorized(
     let mut permits = Vec::new();
     let mut forbids = Vec::new();
     let mut errors = Vec::new();
-    for policy in &policies.policies {
+    for policy in selected {
         let effect = match policy.statement.kind {
             StatementKind::Policy(e) => e,
             StatementKind::Quota(_) => continue,

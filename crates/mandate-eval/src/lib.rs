@@ -8,11 +8,13 @@ pub mod authorizer;
 pub mod entities;
 pub mod eval;
 pub mod ext;
+pub mod index;
 pub mod request;
 pub mod value;
 
 pub use authorizer::{
     Decision, ErrorMode, Policy, PolicyError, PolicySet, Request, Response, is_authorized,
+    is_authorized_unindexed,
 };
 pub use entities::{Entities, Entity, JsonError};
 pub use eval::EvalError;

@@ -145,9 +145,25 @@ pub fn parse(src: &str, options: ParseOptions) -> Parsed {
     let mut file = File::default();
     let mut n_policies = 0usize;
     let mut n_quotas = 0usize;
+    // Errors found while the grammar reduced expressions (too deep, unknown variable, bad
+    // literal, …) are already in `ctx.diags`: a statement holding one is left out, like one with
+    // an error found by `finish_statement`. Sorted starts keep the lookup logarithmic.
+    let mut error_starts: Vec<u32> = ctx
+        .diags
+        .iter()
+        .filter(|d| d.is_error())
+        .filter_map(Diagnostic::span)
+        .map(|s| s.start)
+        .collect();
+    error_starts.sort_unstable();
     for stmt in raw.into_iter().flatten() {
-        if let Some(s) = ctx.finish_statement(stmt, &mut n_policies, &mut n_quotas) {
-            file.statements.push(s);
+        let span = stmt.span;
+        let first = error_starts.partition_point(|s| *s < span.start);
+        let has_error = error_starts.get(first).is_some_and(|s| *s < span.end);
+        if let Some(s) = ctx.finish_statement(stmt, &tokens, &mut n_policies, &mut n_quotas) {
+            if !has_error {
+                file.statements.push(s);
+            }
         }
     }
     ctx.check_duplicate_ids(&file);
@@ -307,7 +323,9 @@ pub struct Ctx {
     options: ParseOptions,
     diags: Vec<Diagnostic>,
     recovered_owned: Vec<(usize, String, usize, Vec<String>)>,
-    depth_reported: bool,
+    /// The outermost node reported as too deep so far: its ancestors, also too deep, stay quiet,
+    /// while an unrelated deep expression (say, in a later policy) is reported again.
+    depth_reported: Option<Span>,
 }
 
 const VARIABLES: [&str; 4] = ["principal", "action", "resource", "context"];
@@ -318,7 +336,7 @@ impl Ctx {
             options,
             diags: Vec::new(),
             recovered_owned: Vec::new(),
-            depth_reported: false,
+            depth_reported: None,
         }
     }
 
@@ -388,9 +406,11 @@ impl Ctx {
             if found.is_empty() {
                 continue; // an invalid token: the lexer already reported it
             }
+            // Tokens are sorted by position: binary search keeps all-error inputs linear.
+            let idx = tokens.partition_point(|(tl, _, _)| *tl < l);
             let tok = tokens
-                .iter()
-                .find(|(tl, _, _)| *tl == l)
+                .get(idx)
+                .filter(|(tl, _, _)| *tl == l)
                 .map(|(_, t, _)| *t);
             let d = self.syntax_error(l, r, &found, tok, &expected, tokens);
             self.err(d);
@@ -406,67 +426,132 @@ impl Ctx {
         expected: &[String],
         tokens: &[(usize, Tok<'_>, usize)],
     ) -> Diagnostic {
-        let shown: Vec<String> = expected.iter().map(|e| describe_expected(e)).collect();
-        let expected_text = match shown.len() {
-            0 => String::new(),
-            1 => format!(", expected {}", shown.join("")),
-            n if n <= 8 => format!(", expected one of {}", shown.join(", ")),
-            _ => format!(
-                ", expected one of {}, …",
-                shown.iter().take(8).cloned().collect::<Vec<_>>().join(", ")
-            ),
-        };
-        let message = format!("unexpected {found}{expected_text}");
-        let mut d = Diagnostic::error("MD0001", message).with_label(Span::new(l, r.max(l)), "");
-        let prev = tokens
-            .iter()
-            .rev()
-            .find(|(_, _, tr)| *tr <= l)
-            .map(|(_, t, _)| *t);
         let expects = |s: &str| expected.iter().any(|e| e == s);
+        // `idx` is the offending token's index (or `tokens.len()` at the end of input).
+        let idx = tokens.partition_point(|(tl, _, _)| *tl < l);
+        let before = |n: usize| idx.checked_sub(n).and_then(|i| tokens.get(i)).copied();
+        let prev = before(1).map(|(_, t, _)| t);
+        if let Some(d) = missing_semicolon(tok, expected, idx, tokens) {
+            return d;
+        }
+        let message = format!("unexpected {found}{}", expected_text(expected));
+        let mut d = Diagnostic::error("MD0001", message).with_label(Span::new(l, r.max(l)), "");
+        // Unbalanced brackets: point at the one left open, or say the closer has no opener.
+        let open = unclosed_brackets(tokens, idx);
+        let closer = tok.and_then(|t| match t {
+            Tok::RParen => Some(("(", ")")),
+            Tok::RBracket => Some(("[", "]")),
+            Tok::RBrace => Some(("{", "}")),
+            _ => None,
+        });
+        let mut bracket_help = None;
+        match (closer, open.first()) {
+            (Some((o, c)), innermost) => {
+                if open.iter().any(|(_, t)| t.text() == o) {
+                    if let Some((pos, t)) = innermost.filter(|(_, t)| t.text() != o) {
+                        d = d.with_label(
+                            Span::new(*pos, *pos + 1),
+                            format!("this `{}` is never closed", t.text()),
+                        );
+                        bracket_help = Some(format!(
+                            "close the `{}` with `{}` before this `{c}`",
+                            t.text(),
+                            closing(*t)
+                        ));
+                    }
+                } else {
+                    bracket_help = Some(format!("this `{c}` has no matching `{o}`; remove it"));
+                }
+            }
+            (None, Some((pos, t)))
+                if matches!(tok, None | Some(Tok::Semi))
+                    && expects(&format!("\"{}\"", closing(*t))) =>
+            {
+                d = d.with_label(
+                    Span::new(*pos, *pos + 1),
+                    format!("this `{}` is never closed", t.text()),
+                );
+                bracket_help = Some(format!("add the missing `{}`", closing(*t)));
+            }
+            _ => {}
+        }
+        let reserved_help = |w: &str, t: &Tok<'_>| -> Option<String> {
+            let kw = t.text();
+            is_reserved(kw).then(|| format!("`{kw}` is a reserved word; write {w}"))
+        };
+        let heads = ["permit", "forbid", "quota"];
         let help: Option<String> = match (tok, prev) {
+            _ if bracket_help.is_some() => bracket_help,
             (Some(Tok::Assign), _) => {
                 Some("use `==` to compare values; Cedar has no assignment".into())
             }
             (Some(Tok::Amp), _) => Some("use `&&` for logical and".into()),
             (Some(Tok::Pipe), _) => Some("use `||` for logical or".into()),
-            (Some(Tok::Ident(w)), _)
-                if expects("\";\"") && matches!(w, "permit" | "forbid" | "quota") =>
+            (Some(Tok::Ident("and" | "AND")), _) => Some("use `&&` for logical and".into()),
+            (Some(Tok::Ident("or" | "OR")), _) => Some("use `||` for logical or".into()),
+            (Some(Tok::Ident("not" | "NOT")), _) => Some("use `!` for logical not".into()),
+            (Some(Tok::Duration(t)), Some(Tok::Int(_))) if expects("IDENT") => {
+                Some(format!("write the window after `per`, as in `limit 600 per {t}`"))
+            }
+            (Some(t), Some(Tok::LParen))
+                if expected.len() == 1 && expects("STR") && before(3).is_some_and(|a| a.1 == Tok::At) =>
             {
-                Some(format!(
-                    "add `;` at the end of the previous statement, before `{w}`"
-                ))
+                Some(format!("annotation values are quoted strings: `(\"{}\")`", t.text()))
             }
-            (Some(Tok::At), _) if expects("\";\"") => {
-                Some("add `;` at the end of the previous statement".into())
-            }
-            (Some(Tok::LParen), Some(Tok::Ident(w)))
-                if matches!(w, "permit" | "forbid" | "quota") =>
-            {
-                Some(format!(
-                    "add `;` at the end of the previous statement, before `{w}`"
-                ))
-            }
-            (None, _) if expects("\";\"") => Some("add `;` at the end of the statement".into()),
-            (None, _) if expects("\"}\"") => Some("a `{` is never closed".into()),
-            (None, _) if expects("\")\"") => Some("a `(` is never closed".into()),
-            (None, _) if expects("\"]\"") => Some("a `[` is never closed".into()),
+            (Some(Tok::Duration(t)), _) => Some(format!(
+                "durations are values of the `duration` extension: write `duration(\"{t}\")`"
+            )),
             (Some(Tok::Int(_)), Some(Tok::Ident("per"))) => {
                 Some("the window needs a unit: `ms`, `s`, `m`, `h` or `d`, as in `per 1m`".into())
             }
-            (Some(Tok::Ident(w)), _) if expects("\"&&\"") && (w == "and" || w == "AND") => {
-                Some("use `&&` for logical and".into())
+            (Some(Tok::Minus), Some(Tok::Ident("limit"))) => {
+                Some("a quota limit is a positive integer, as in `limit 600 per 1m`".into())
             }
-            (Some(Tok::Ident(w)), _) if expects("\"||\"") && (w == "or" || w == "OR") => {
-                Some("use `||` for logical or".into())
+            (Some(t), Some(Tok::Dot)) => reserved_help(&format!("`[\"{}\"]` to use it as an attribute", t.text()), &t),
+            (Some(t), Some(Tok::Has)) => reserved_help(&format!("`has \"{}\"` to test for it", t.text()), &t),
+            (Some(_), Some(Tok::Like)) => Some(
+                "`like` takes a string literal pattern, as in `like \"*@example.com\"`".into(),
+            ),
+            (Some(Tok::Int(_)), Some(Tok::LBracket)) if expects("STR") => Some(
+                "attributes are indexed by name, with a string: `context[\"name\"]`; sets have no positions"
+                    .into(),
+            ),
+            (Some(Tok::RBrace), Some(Tok::LBrace)) => Some(
+                "a `when` or `unless` clause needs a condition, as in `when { true }`".into(),
+            ),
+            (Some(_), Some(Tok::Ident(w @ ("when" | "unless")))) if expects("\"{\"") => Some(
+                format!("the condition goes in braces: `{w} {{ … }}`"),
+            ),
+            (Some(_), Some(Tok::Ident(w))) if expected.len() == 1 && expects("\"(\"") => {
+                if heads.contains(&w) {
+                    Some(format!(
+                        "a statement starts with its scope in parentheses: `{w}(principal, action, resource)`"
+                    ))
+                } else if let Some(s) = suggest(w, heads) {
+                    Some(format!("did you mean `{s}`?"))
+                } else {
+                    Some("a statement starts with `permit`, `forbid` or `quota`".into())
+                }
+            }
+            (Some(Tok::Ident("principal" | "action" | "resource")), _) if expects("\",\"") => {
+                Some("separate the parts of the scope with `,`".into())
+            }
+            (Some(_), _) if expects("\"@\"") && expects("IDENT") && expected.len() == 2 => {
+                Some("a statement starts with `permit`, `forbid` or `quota`; remove what is before it".into())
+            }
+            (Some(Tok::EqEq | Tok::NotEq | Tok::Lt | Tok::Le | Tok::Gt | Tok::Ge | Tok::In), _)
+                if expects("\"&&\"") =>
+            {
+                Some("comparisons do not chain: write `a < b && b < c`".into())
+            }
+            (_, _) if expects("\"else\"") && expected.len() == 1 => {
+                Some("`if … then …` needs an `else` branch".into())
             }
             (Some(Tok::Ident(w)), _)
                 if expects("\"==\"") && suggest(w, ["in", "is", "has", "like"]).is_some() =>
             {
                 suggest(w, ["in", "is", "has", "like"]).map(|s| format!("did you mean `{s}`?"))
             }
-            (Some(Tok::Ident(w)), _) if w == "then" || w == "else" => None,
-            (Some(Tok::Int(n)), _) if n.len() > 1 && expects("\"::\"") => None,
             _ => None,
         };
         if let Some(h) = help {
@@ -475,18 +560,30 @@ impl Ctx {
         d
     }
 
+    /// Whether a node of `depth` spanning `span` passes the nesting limit; reports it once per
+    /// too-deep expression.
+    fn too_deep(&mut self, depth: u32, span: Span) -> bool {
+        if depth <= self.options.limits.max_nesting_depth {
+            return false;
+        }
+        let inside_reported = self
+            .depth_reported
+            .is_some_and(|r| span.start <= r.start && r.end <= span.end);
+        if !inside_reported {
+            let limit = self.options.limits.max_nesting_depth;
+            self.err(
+                Diagnostic::error("MD0009", format!("expression nesting is too deep (limit {limit})"))
+                    .with_label(Span::new(span.start as usize, span.start as usize + 1), "nesting passes the limit here")
+                    .with_help("split the condition into several policies or simplify it; the limit is `max_nesting_depth`"),
+            );
+        }
+        self.depth_reported = Some(span);
+        true
+    }
+
     fn node(&mut self, kind: ExprKind, span: Span, child_depth: u32) -> Node {
         let depth = child_depth.saturating_add(1);
-        if depth > self.options.limits.max_nesting_depth {
-            if !self.depth_reported {
-                self.depth_reported = true;
-                let limit = self.options.limits.max_nesting_depth;
-                self.err(
-                    Diagnostic::error("MD0009", format!("expression nesting is too deep (limit {limit})"))
-                        .with_label(Span::new(span.start as usize, span.start as usize + 1), "nesting passes the limit here")
-                        .with_help("split the condition into several policies or simplify it; the limit is `max_nesting_depth`"),
-                );
-            }
+        if self.too_deep(depth, span) {
             return Node {
                 expr: Expr {
                     kind: ExprKind::Error,
@@ -714,7 +811,12 @@ impl Ctx {
                         plural(*arity)
                     ),
                 )
-                .with_label(w.span, ""),
+                .with_label(w.span, "")
+                .with_help(if *arity == 0 {
+                    format!("call it without arguments: `.{m}()`")
+                } else {
+                    format!("call it with one argument, as in `.{m}(value)`")
+                }),
             ),
             None => {
                 let mut d = Diagnostic::error("MD0018", format!("unknown method `{}`", w.text))
@@ -792,23 +894,28 @@ impl Ctx {
                 .with_note("the variables are `principal`, `action`, `resource` and `context`");
             if let Some(s) = suggest(w.text, VARIABLES) {
                 d = d.with_help(format!("did you mean `{s}`?"));
+            } else if matches!(w.text, "not" | "NOT") {
+                d = d.with_help("use `!` for logical not");
             } else if w.text.chars().next().is_some_and(char::is_uppercase) {
                 d = d.with_help(format!(
                     "an entity is written with its id: `{}::\"id\"`",
                     w.text
                 ));
             } else {
-                d = d.with_help("string literals need double quotes: `\"…\"`");
+                d = d.with_help(format!(
+                    "to write text, quote it: `\"{}\"`; request data is read from a variable, as in `context.{}`",
+                    w.text, w.text
+                ));
             }
             self.err(d);
         } else {
             let full = self.name(&p);
+            let ty = full.namespace();
+            let id = full.basename();
             self.err(
                 Diagnostic::error("MD0006", format!("`{full}` is not a value"))
                     .with_label(span, "")
-                    .with_help(format!(
-                        "an entity is written with its id: `{full}::\"id\"`"
-                    )),
+                    .with_help(format!("an entity id is a quoted string: `{ty}::\"{id}\"`")),
             );
         }
         Node {
@@ -874,21 +981,25 @@ impl Ctx {
 
     /// `(e)`
     pub fn paren(&mut self, e: Node, span: Span) -> Node {
-        let pending = if e.pending == Pending::MinMagnitude {
-            Pending::MinMagnitude
-        } else {
-            Pending::None
-        };
-        let (mut expr, depth) = (e.expr, e.depth);
-        // A parenthesised literal cannot take a folded sign; the MinMagnitude case errors in `take`.
-        let _ = span;
-        if pending == Pending::MinMagnitude {
+        // A parenthesised literal cannot take a folded sign, so `-(9223372036854775808)` is out
+        // of range, as in Cedar: report a pending magnitude now.
+        let (mut expr, depth) = self.take(e);
+        if matches!(expr.kind, ExprKind::Error) {
             expr.span = span;
+        }
+        // Parentheses leave no node in the tree but count as nesting (RELIABILITY R2), so the
+        // limit means the same for `((((x))))` as for `!!!!x`.
+        let depth = depth.saturating_add(1);
+        if self.too_deep(depth, span) {
+            expr = Expr {
+                kind: ExprKind::Error,
+                span,
+            };
         }
         Node {
             expr,
             depth,
-            pending,
+            pending: Pending::None,
         }
     }
 
@@ -901,6 +1012,9 @@ impl Ctx {
     /// `{a: 1, "b": 2}`
     pub fn record(&mut self, fields: Vec<(Word<'_>, bool, Node)>, span: Span) -> Node {
         let mut out: Vec<(SmolStr, Expr)> = Vec::with_capacity(fields.len());
+        // A set, not a scan of `out`: records with many fields must stay linear (R5).
+        let mut seen: std::collections::HashSet<SmolStr> =
+            std::collections::HashSet::with_capacity(fields.len());
         let mut depth = 0;
         for (k, quoted, n) in fields {
             let key = if quoted {
@@ -910,7 +1024,7 @@ impl Ctx {
             };
             let (e, d) = self.take(n);
             depth = depth.max(d);
-            if out.iter().any(|(existing, _)| *existing == key) {
+            if !seen.insert(key.clone()) {
                 self.err(
                     Diagnostic::error("MD0017", format!("duplicate key `{key}` in record literal"))
                         .with_label(k.span, "")
@@ -953,12 +1067,12 @@ impl Ctx {
     fn finish_statement(
         &mut self,
         raw: RawStmt<'_>,
+        tokens: &[(usize, Tok<'_>, usize)],
         n_policies: &mut usize,
         n_quotas: &mut usize,
     ) -> Option<Statement> {
         let errors_before = self.diags.len();
-        self.depth_reported = false;
-        let annotations = self.annotations(raw.annotations);
+        let annotations = self.annotations(raw.annotations, tokens);
         let head = raw.head;
         let is_quota = head.text == "quota";
         let effect = match head.text {
@@ -968,7 +1082,12 @@ impl Ctx {
             other => {
                 let mut d = Diagnostic::error("MD0007", format!("unknown statement `{other}`"))
                     .with_label(head.span, "expected `permit`, `forbid` or `quota`");
-                if let Some(s) = suggest(other, ["permit", "forbid", "quota"]) {
+                let alias = match other {
+                    "allow" => Some("permit"),
+                    "deny" => Some("forbid"),
+                    _ => None,
+                };
+                if let Some(s) = alias.or_else(|| suggest(other, ["permit", "forbid", "quota"])) {
                     d = d.with_help(format!("did you mean `{s}`?"));
                 }
                 self.err(d);
@@ -988,6 +1107,8 @@ impl Ctx {
         let (principal, action, resource) = self.scope(raw.scope, raw.span);
         let mut conditions = Vec::new();
         let mut limit: Option<(u64, DurationLit)> = None;
+        // A `limit` clause was written, even if it was invalid (and already reported).
+        let mut limit_written = false;
         let mut by = None;
         let mut cost = None;
         for clause in raw.clauses {
@@ -1012,21 +1133,29 @@ impl Ctx {
                     conditions.push(Condition { kind, body, span });
                 }
                 RawClause::Limit(kw, n, per, d, span) => {
+                    limit_written = true;
                     if !is_quota {
                         self.quota_clause_outside(span, "limit");
                         continue;
                     }
                     if kw.text != "limit" || per.text != "per" {
-                        let bad = if kw.text != "limit" { kw } else { per };
+                        let (bad, want) = if kw.text != "limit" {
+                            (kw, "limit")
+                        } else {
+                            (per, "per")
+                        };
+                        let guess = suggest(bad.text, [want])
+                            .map(|s| format!("did you mean `{s}`? "))
+                            .unwrap_or_default();
                         self.err(
                             Diagnostic::error(
                                 "MD0014",
                                 format!("unexpected `{}` in quota", bad.text),
                             )
                             .with_label(bad.span, "")
-                            .with_help(
-                                "write the limit as `limit N per D`, e.g. `limit 600 per 1m`",
-                            ),
+                            .with_help(format!(
+                                "{guess}write the limit as `limit N per D`, e.g. `limit 600 per 1m`"
+                            )),
                         );
                         continue;
                     }
@@ -1041,7 +1170,8 @@ impl Ctx {
                                         n.text
                                     ),
                                 )
-                                .with_label(n.span, ""),
+                                .with_label(n.span, "")
+                                .with_help("the limit is from 1 to 9223372036854775807; to refuse every request, write a `forbid` policy"),
                             );
                             continue;
                         }
@@ -1057,7 +1187,8 @@ impl Ctx {
                     if limit.is_some() {
                         self.err(
                             Diagnostic::error("MD0014", "quota has more than one `limit`")
-                                .with_label(span, ""),
+                                .with_label(span, "")
+                                .with_help("a quota has one `limit N per D`; declare another quota for a second window"),
                         );
                         continue;
                     }
@@ -1077,7 +1208,8 @@ impl Ctx {
                     } else if by.is_some() {
                         self.err(
                             Diagnostic::error("MD0014", "quota has more than one `by`")
-                                .with_label(span, ""),
+                                .with_label(span, "")
+                                .with_help("to count per combination, use one `by` with a record, as in `by { agent: principal, tool: resource }`"),
                         );
                     } else {
                         self.check_no_slots(&e);
@@ -1091,7 +1223,8 @@ impl Ctx {
                     } else if cost.is_some() {
                         self.err(
                             Diagnostic::error("MD0014", "quota has more than one `cost`")
-                                .with_label(span, ""),
+                                .with_label(span, "")
+                                .with_help("write the total in one `cost` expression, as in `cost context.a + context.b`"),
                         );
                     } else {
                         self.check_no_slots(&e);
@@ -1102,6 +1235,9 @@ impl Ctx {
         }
         let kind = if is_quota {
             let Some((limit, per)) = limit else {
+                if limit_written {
+                    return None;
+                }
                 self.err(
                     Diagnostic::error("MD0014", "quota has no `limit`")
                         .with_label(head.span, "")
@@ -1109,10 +1245,17 @@ impl Ctx {
                 );
                 return None;
             };
-            if principal.slot().is_some() || resource.slot().is_some() {
+            let slot_span = [&principal, &resource].into_iter().find_map(|c| match c {
+                ScopeConstraint::Eq(EntityRef::Slot(_, s))
+                | ScopeConstraint::In(EntityRef::Slot(_, s))
+                | ScopeConstraint::IsIn(_, EntityRef::Slot(_, s)) => Some(*s),
+                _ => None,
+            });
+            if let Some(span) = slot_span {
                 self.err(
                     Diagnostic::error("MD0015", "a quota cannot be a template")
-                        .with_label(raw.span, ""),
+                        .with_label(span, "slots are for policy templates")
+                        .with_help("name the entity, as in `principal == Agent::\"a\"`, or use `principal is Agent` with `by principal` for one bucket per agent"),
                 );
             }
             StatementKind::Quota(QuotaSpec {
@@ -1188,13 +1331,27 @@ impl Ctx {
         }
     }
 
-    fn annotations(&mut self, raw: Vec<RawAnn<'_>>) -> Vec<Annotation> {
+    fn annotations(
+        &mut self,
+        raw: Vec<RawAnn<'_>>,
+        tokens: &[(usize, Tok<'_>, usize)],
+    ) -> Vec<Annotation> {
         let mut out: Vec<Annotation> = Vec::with_capacity(raw.len());
         for a in raw {
             let value = a.value.map(|w| {
+                // The value's word spans `key("…")`; find the string token itself (after the key
+                // and `(`) so escape errors point at the right character.
+                let at = tokens.partition_point(|(tl, _, _)| *tl < a.key.span.start as usize);
+                let start = tokens
+                    .get(at..)
+                    .unwrap_or_default()
+                    .iter()
+                    .take(4)
+                    .find(|(_, t, _)| *t == Tok::Str(w.text))
+                    .map_or(w.span.start as usize, |(tl, _, _)| *tl);
                 self.unescape_string(Word {
                     text: w.text,
-                    span: Span::new(w.span.end as usize - w.text.len(), w.span.end as usize),
+                    span: Span::new(start, start + w.text.len()),
                 })
             });
             if out.iter().any(|x| x.key == a.key.text) {
@@ -1224,13 +1381,42 @@ impl Ctx {
         let mut resource = ScopeConstraint::Any;
         let n = raw.len();
         if n != 3 {
+            let elem_span = |e: &RawScope<'_>| match e {
+                RawScope::Bare(w) => w.span,
+                RawScope::Eq(_, _, s) | RawScope::In(_, _, s) | RawScope::Is(_, _, _, s) => *s,
+            };
+            // Underline the extra elements, or the ones present when some are missing.
+            let shown = raw
+                .get(3.min(n)..)
+                .filter(|x| !x.is_empty())
+                .unwrap_or(&raw);
+            let span = match (shown.first(), shown.last()) {
+                (Some(a), Some(b)) => elem_span(a).to(elem_span(b)),
+                _ => stmt_span,
+            };
+            let (label, help) = if n > 3 {
+                ("not part of the scope".to_string(), "the scope has exactly `principal`, `action` and `resource`; conditions go in `when { … }`".to_string())
+            } else {
+                let missing: Vec<String> = ["principal", "action", "resource"]
+                    .iter()
+                    .skip(n)
+                    .map(|v| format!("`{v}`"))
+                    .collect();
+                (
+                    format!("missing {}", missing.join(" and ")),
+                    "write the scope as `(principal, action, resource)`, each optionally constrained".to_string(),
+                )
+            };
             self.err(
-                Diagnostic::error("MD0008", format!("the scope has {n} element{}, expected 3", plural(n)))
-                    .with_label(stmt_span, "")
-                    .with_help("write the scope as `(principal, action, resource)`, each optionally constrained"),
+                Diagnostic::error(
+                    "MD0008",
+                    format!("the scope has {n} element{}, expected 3", plural(n)),
+                )
+                .with_label(span, label)
+                .with_help(help),
             );
         }
-        for (idx, elem) in raw.into_iter().enumerate() {
+        for (idx, elem) in raw.into_iter().enumerate().take(3) {
             let expected = match idx {
                 0 => "principal",
                 1 => "action",
@@ -1422,6 +1608,123 @@ fn describe_expected(e: &str) -> String {
     }
 }
 
+/// `, expected …` for a syntax error: lalrpop's token list, condensed for people (every token
+/// that can start an expression becomes "an expression", binary operators "an operator").
+fn expected_text(expected: &[String]) -> String {
+    let has = |s: &str| expected.iter().any(|e| e == s);
+    const EXPR_START: [&str; 14] = [
+        "IDENT",
+        "INT",
+        "STR",
+        "SLOT",
+        "\"true\"",
+        "\"false\"",
+        "\"if\"",
+        "\"by\"",
+        "\"cost\"",
+        "\"(\"",
+        "\"[\"",
+        "\"{\"",
+        "\"!\"",
+        "\"-\"",
+    ];
+    const OPERATORS: [&str; 18] = [
+        "\"==\"", "\"!=\"", "\"<\"", "\"<=\"", "\">\"", "\">=\"", "\"&&\"", "\"||\"", "\"+\"",
+        "\"-\"", "\"*\"", "\"in\"", "\"has\"", "\"like\"", "\"is\"", "\".\"", "\"[\"", "\"(\"",
+    ];
+    let expr = has("INT") && has("STR") && has("\"(\"") && has("\"[\"");
+    let ops = !expr && has("\"+\"") && has("\"&&\"");
+    let mut shown: Vec<String> = Vec::new();
+    if expr {
+        shown.push("an expression".into());
+    }
+    if ops {
+        shown.push("an operator".into());
+    }
+    for e in expected {
+        let covered = (expr && EXPR_START.contains(&e.as_str()))
+            || (ops && OPERATORS.contains(&e.as_str()))
+            // `by` and `cost` are identifiers too.
+            || (has("IDENT") && (e == "\"by\"" || e == "\"cost\""));
+        if !covered {
+            shown.push(describe_expected(e));
+        }
+    }
+    match shown.as_slice() {
+        [] => String::new(),
+        [one] => format!(", expected {one}"),
+        [a, b] => format!(", expected {a} or {b}"),
+        many if many.len() <= 8 => format!(", expected one of {}", many.join(", ")),
+        many => format!(
+            ", expected one of {}, …",
+            many.iter().take(8).cloned().collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
+
+/// The brackets still open just before token `idx`, innermost first, looking back to the start
+/// of the statement (the previous `;`) and at most 10,000 tokens.
+fn unclosed_brackets<'a>(tokens: &[(usize, Tok<'a>, usize)], idx: usize) -> Vec<(usize, Tok<'a>)> {
+    let mut open = Vec::new();
+    let mut pending_closers: Vec<Tok<'a>> = Vec::new();
+    let start = idx.saturating_sub(10_000);
+    for (pos, tok, _) in tokens.get(start..idx).unwrap_or_default().iter().rev() {
+        match tok {
+            Tok::Semi => break,
+            Tok::RParen | Tok::RBracket | Tok::RBrace => pending_closers.push(*tok),
+            Tok::LParen | Tok::LBracket | Tok::LBrace => {
+                if pending_closers.pop().is_none() {
+                    open.push((*pos, *tok));
+                }
+            }
+            _ => {}
+        }
+    }
+    open
+}
+
+/// The closing bracket for an opening one.
+fn closing(open: Tok<'_>) -> &'static str {
+    match open {
+        Tok::LParen => ")",
+        Tok::LBracket => "]",
+        _ => "}",
+    }
+}
+
+/// A statement not ended by `;`: the next one starts (`forbid(`, `@id`), or the input ends.
+/// The primary label is where the `;` belongs, after the previous statement's last token.
+fn missing_semicolon(
+    tok: Option<Tok<'_>>,
+    expected: &[String],
+    idx: usize,
+    tokens: &[(usize, Tok<'_>, usize)],
+) -> Option<Diagnostic> {
+    let expects = |s: &str| expected.iter().any(|e| e == s);
+    let before = |n: usize| idx.checked_sub(n).and_then(|i| tokens.get(i)).copied();
+    let is_head = |t: Tok<'_>| matches!(t, Tok::Ident("permit" | "forbid" | "quota"));
+    // (end of the previous statement, start of the next one if any)
+    let (end, next) = match tok {
+        None if expects("\";\"") => (before(1)?.2, None),
+        Some(Tok::At) if expects("\";\"") => (before(1)?.2, tokens.get(idx).map(|t| (t.0, t.2))),
+        Some(t) if is_head(t) && expects("\";\"") => {
+            (before(1)?.2, tokens.get(idx).map(|t| (t.0, t.2)))
+        }
+        // `… when { c }  forbid(`: `forbid` was read as a clause keyword, then `(` failed.
+        Some(Tok::LParen) if expects("\"{\"") && before(1).is_some_and(|p| is_head(p.1)) => {
+            let head = before(1)?;
+            (before(2)?.2, Some((head.0, head.2)))
+        }
+        _ => return None,
+    };
+    let mut d = Diagnostic::error("MD0001", "missing `;` at the end of the statement")
+        .with_label(Span::new(end, end), "add `;` here");
+    if let Some((l, r)) = next {
+        d = d.with_label(Span::new(l, r), "the next statement starts here");
+    }
+    Some(d.with_help("every `permit`, `forbid` and `quota` statement ends with `;`"))
+}
+
 /// Parses a duration literal (`1d2h3m4s5ms`) into milliseconds. `None` when malformed or too large.
 pub fn parse_duration_ms(text: &str) -> Option<u64> {
     let mut total: u64 = 0;
@@ -1529,10 +1832,12 @@ fn unescape(raw: &str, pattern: bool) -> Result<Unescaped, EscapeError> {
                     match chars.next() {
                         Some((_, '}')) => break,
                         Some((_, h)) if h.is_ascii_hexdigit() && hex.len() < 6 => hex.push(h),
-                        _ => {
+                        bad => {
+                            // Underline from `\u` up to and including the offending character.
+                            let upto = bad.map_or(inner.len(), |(j, c)| j + c.len_utf8());
                             return Err(EscapeError {
                                 offset,
-                                len: 2,
+                                len: upto.saturating_sub(i).max(2),
                                 message:
                                     "invalid unicode escape: expected 1 to 6 hex digits and `}`"
                                         .into(),
