@@ -25,6 +25,8 @@ pub struct Entity {
     pub parents: BTreeSet<Uid>,
     /// Every ancestor (transitive closure of `parents`).
     pub ancestors: HashSet<Uid>,
+    /// `uid_key` of this entity followed by those of its ancestors (for the decision index).
+    pub index_keys: Vec<u64>,
 }
 
 /// A loaded set of entities.
@@ -183,6 +185,14 @@ impl Entities {
                 })?;
                 for (j, p) in arr.iter().enumerate() {
                     let parent = uid_from_json(p, &format!("{ppath}[{j}]"))?;
+                    // As in Cedar, with or without a schema: actions are only grouped by actions.
+                    if is_action_type(&uid.ty) && !is_action_type(&parent.ty) {
+                        return Err(JsonError::new(
+                            &format!("{ppath}[{j}]"),
+                            format!("action `{uid}` cannot have the non-action parent `{parent}`"),
+                        )
+                        .help("the parents of an action must be actions"));
+                    }
                     if let Some(def) = entity_def {
                         if !def.parents.iter().any(|t| *t == parent.ty) {
                             return Err(JsonError::new(
@@ -316,6 +326,9 @@ fn compute_closure(map: &mut HashMap<Uid, Entity>) -> Result<(), JsonError> {
         if let Some(anc) = done.remove(uid) {
             e.ancestors = anc;
         }
+        e.index_keys = std::iter::once(crate::value::uid_key(uid))
+            .chain(e.ancestors.iter().map(crate::value::uid_key))
+            .collect();
     }
     Ok(())
 }

@@ -35,6 +35,25 @@ impl Uid {
     }
 }
 
+/// A 64-bit key for a uid, used by the decision index. Collisions only add candidates, which the
+/// full scope check then rejects, so they never change a decision.
+pub fn uid_key(uid: &Uid) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = rustc_hash::FxHasher::default();
+    uid.ty.as_str().hash(&mut h);
+    uid.id.as_str().hash(&mut h);
+    h.finish()
+}
+
+/// A 64-bit key for an entity type name, used by the decision index.
+pub fn type_key(ty: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = rustc_hash::FxHasher::default();
+    0xA5u8.hash(&mut h);
+    ty.hash(&mut h);
+    h.finish()
+}
+
 impl fmt::Display for Uid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
