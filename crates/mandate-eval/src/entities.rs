@@ -7,8 +7,9 @@
 use crate::ext::{DateTime, Decimal, Duration, IpAddr};
 use crate::value::{ExtValue, Uid, Value};
 use mandate_validate::schema::{ActionId, RecordType, Schema, Type};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use smol_str::SmolStr;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 /// Deepest JSON nesting accepted in entity data, context and requests.
@@ -94,7 +95,7 @@ impl Entities {
     pub fn from_entities(
         entities: impl IntoIterator<Item = (Uid, Entity)>,
     ) -> Result<Self, JsonError> {
-        let mut map: HashMap<Uid, Entity> = HashMap::new();
+        let mut map: HashMap<Uid, Entity> = HashMap::default();
         for (uid, e) in entities {
             map.insert(uid, e);
         }
@@ -127,7 +128,7 @@ impl Entities {
             JsonError::new("$", "expected an array of entities")
                 .help("entity files hold `[{\"uid\": …, \"attrs\": …, \"parents\": […]}, …]`")
         })?;
-        let mut map: HashMap<Uid, Entity> = HashMap::new();
+        let mut map: HashMap<Uid, Entity> = HashMap::default();
         for (i, item) in arr.iter().enumerate() {
             let path = format!("$[{i}]");
             let obj = item
@@ -272,8 +273,9 @@ fn compute_closure(map: &mut HashMap<Uid, Entity>) -> Result<(), JsonError> {
     // Iterative depth-first search with three colours; ancestors of a node are its parents plus
     // their ancestors. Parents missing from the store are ancestors without ancestors of their own.
     let keys: Vec<Uid> = map.keys().cloned().collect();
-    let mut done: HashMap<Uid, HashSet<Uid>> = HashMap::with_capacity(keys.len());
-    let mut on_stack: HashSet<Uid> = HashSet::new();
+    let mut done: HashMap<Uid, HashSet<Uid>> =
+        HashMap::with_capacity_and_hasher(keys.len(), rustc_hash::FxBuildHasher);
+    let mut on_stack: HashSet<Uid> = HashSet::default();
     for root in keys {
         if done.contains_key(&root) {
             continue;
@@ -302,14 +304,14 @@ fn compute_closure(map: &mut HashMap<Uid, Entity>) -> Result<(), JsonError> {
                         stack.push((next, ps));
                     }
                     None => {
-                        done.insert(next, HashSet::new());
+                        done.insert(next, HashSet::default());
                     }
                 }
             } else {
                 let node = node.clone();
                 stack.pop();
                 on_stack.remove(&node);
-                let mut anc = HashSet::new();
+                let mut anc = HashSet::default();
                 if let Some(e) = map.get(&node) {
                     for p in &e.parents {
                         anc.insert(p.clone());
