@@ -12,6 +12,7 @@
 
 pub mod ast;
 pub mod diagnostics;
+pub mod fmt;
 pub mod lexer;
 pub mod parser;
 pub mod span;
