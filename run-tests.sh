@@ -31,9 +31,13 @@ step "Rust tests (workspace)"
 # INSTA_UPDATE=no: snapshot mismatches fail instead of writing .snap.new files.
 INSTA_UPDATE=no cargo test --workspace --release --locked
 
-step "example policies: check, fmt --check, authorize"
+step "example policies: check, fmt --check, lint, test, authorize"
 ./target/release/mandate check --schema policies/agent-platform/schema.cedarschema policies/
 ./target/release/mandate fmt --check policies/
+# The platform's mandate.toml excludes bad/ (one deliberately flawed file per lint, checked by
+# crates/mandate-cli/tests/lint.rs) and tests/ (fixtures of `mandate test`).
+./target/release/mandate lint --fail-on warning --schema policies/agent-platform/schema.cedarschema policies/agent-platform
+./target/release/mandate test policies/
 python3 scripts/check_requests.py ./target/release/mandate policies/agent-platform
 
 step "Cedar conformance corpus through the CLI"

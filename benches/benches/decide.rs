@@ -5,7 +5,7 @@
 //! median time per decision of both engines and their ratio.
 #![expect(
     clippy::print_stdout,
-    clippy::unwrap_used,
+    clippy::indexing_slicing,
     clippy::expect_used,
     reason = "benchmark harness"
 )]

@@ -139,7 +139,7 @@ pub fn run(args: &BenchArgs) -> u8 {
                                 lat_ns.push(u32::try_from(dt.as_nanos()).unwrap_or(u32::MAX));
                             }
                             n += 1;
-                            if n % 64 == 0 && start.elapsed() >= budget {
+                            if n.is_multiple_of(64) && start.elapsed() >= budget {
                                 break 'outer;
                             }
                         }

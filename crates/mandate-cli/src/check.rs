@@ -36,18 +36,37 @@ pub fn run_check(args: &CheckArgs) -> u8 {
             return 2;
         }
     };
+    let mut schema_problem = None;
+    let schema = match &args.schema {
+        Some(path) => match mandate::load::load_schema(path) {
+            Ok(s) => Some(s),
+            Err(d) => {
+                schema_problem = Some(d);
+                None
+            }
+        },
+        None => None,
+    };
     let mut results: Vec<FileDiagnostics> = files
         .into_iter()
-        .map(|f| FileDiagnostics {
-            source: f.source,
-            diagnostics: f.parsed.diagnostics,
+        .map(|f| {
+            let mut diagnostics = f.parsed.diagnostics;
+            // Type-check against the schema the files that parsed.
+            if let Some(schema) = &schema
+                && !diagnostics.iter().any(mandate::Diagnostic::is_error)
+            {
+                diagnostics.extend(mandate::validate_policies(
+                    schema,
+                    &f.parsed.file.statements,
+                ));
+            }
+            FileDiagnostics {
+                source: f.source,
+                diagnostics,
+            }
         })
         .collect();
-    if let Some(schema) = &args.schema {
-        if let Err(d) = mandate::load::load_schema(schema) {
-            results.push(d);
-        }
-    }
+    results.extend(schema_problem);
     let n_files = results.len();
     let n_errors: usize = results
         .iter()
@@ -119,11 +138,11 @@ pub fn run_fmt(args: &FmtArgs) -> u8 {
         match mandate::fmt::format_source(&text, options, &mandate::fmt::FormatOptions::default()) {
             Ok(formatted) => {
                 if formatted != text {
-                    if !args.check {
-                        if let Err(e) = std::fs::write(&path, &formatted) {
-                            err(&format!("error: cannot write `{}`: {e}\n", path.display()));
-                            return 2;
-                        }
+                    if !args.check
+                        && let Err(e) = std::fs::write(&path, &formatted)
+                    {
+                        err(&format!("error: cannot write `{}`: {e}\n", path.display()));
+                        return 2;
                     }
                     changed.push(path);
                 }

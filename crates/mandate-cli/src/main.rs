@@ -1,13 +1,16 @@
 //! The `mandate` command: check, format and authorize policies.
 //!
-//! Exit codes follow Cedar's CLI and ruff: `check`/`fmt`: 0 clean, 1 problems found, 2 usage or
-//! I/O error; `authorize`: 0 allow, 2 deny, 1 when the inputs cannot be used.
+//! Exit codes follow Cedar's CLI and ruff: `check`/`fmt`/`lint`: 0 clean, 1 problems found, 2
+//! usage, configuration or I/O error; `test`: 0 all passed, 1 any failure, 2 usage error;
+//! `authorize`: 0 allow, 2 deny, 1 when the inputs cannot be used.
 
 mod authorize;
 mod bench;
 mod check;
 mod demo;
+mod lint;
 mod output;
+mod test_cmd;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -25,6 +28,10 @@ struct Cli {
 enum Command {
     /// Parse (and, with a schema, load) policy files; report every problem.
     Check(check::CheckArgs),
+    /// Check policy files and lint them for risky patterns (human, JSON, SARIF or GitHub output).
+    Lint(lint::LintArgs),
+    /// Run policy unit tests: YAML or JSON files of requests with expected decisions.
+    Test(test_cmd::TestArgs),
     /// Format policy files in place (or, with --check, list those that would change).
     Fmt(check::FmtArgs),
     /// Decide one request, or a batch of requests, against policies and entities.
@@ -40,6 +47,8 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Command::Check(args) => check::run_check(&args),
         Command::Fmt(args) => check::run_fmt(&args),
+        Command::Lint(args) => lint::run(&args),
+        Command::Test(args) => test_cmd::run(&args),
         Command::Authorize(args) => authorize::run(&args),
         Command::Demo(args) => demo::run(&args),
         Command::Bench(args) => bench::run(&args),

@@ -158,16 +158,14 @@ impl Entities {
                 }
                 _ => None,
             };
-            if let Some(def) = entity_def {
-                if let Some(ids) = &def.enum_ids {
-                    if !ids.iter().any(|x| *x == uid.id) {
+            if let Some(def) = entity_def
+                && let Some(ids) = &def.enum_ids
+                    && !ids.contains(&uid.id) {
                         return Err(JsonError::new(
                             &format!("{path}.uid"),
                             format!("`{uid}` is not one of the enumerated ids of `{}`", uid.ty),
                         ));
                     }
-                }
-            }
             let mut entity = Entity::default();
             if let Some(attrs) = obj.get("attrs") {
                 let apath = format!("{path}.attrs");
@@ -194,8 +192,8 @@ impl Entities {
                         )
                         .help("the parents of an action must be actions"));
                     }
-                    if let Some(def) = entity_def {
-                        if !def.parents.iter().any(|t| *t == parent.ty) {
+                    if let Some(def) = entity_def
+                        && !def.parents.contains(&parent.ty) {
                             return Err(JsonError::new(
                                 &format!("{ppath}[{j}]"),
                                 format!(
@@ -204,7 +202,6 @@ impl Entities {
                                 ),
                             ));
                         }
-                    }
                     entity.parents.insert(parent);
                 }
             }
@@ -370,12 +367,77 @@ pub fn parse_json_bounded(text: &str) -> Result<serde_json::Value, JsonError> {
             _ => {}
         }
     }
-    serde_json::from_str(text).map_err(|e| {
-        JsonError::new(
-            &format!("line {} column {}", e.line(), e.column()),
-            format!("invalid JSON: {e}"),
-        )
-    })
+    serde_json::from_str::<NoDuplicateKeys>(text)
+        .map(|v| v.0)
+        .map_err(|e| {
+            JsonError::new(
+                &format!("line {} column {}", e.line(), e.column()),
+                format!("invalid JSON: {e}"),
+            )
+        })
+}
+
+/// A JSON value that refuses an object with the same key twice, as Cedar does (serde_json's own
+/// `Value` silently keeps the last one).
+struct NoDuplicateKeys(serde_json::Value);
+
+impl<'de> serde::Deserialize<'de> for NoDuplicateKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(NoDuplicateKeysVisitor)
+    }
+}
+
+struct NoDuplicateKeysVisitor;
+
+impl<'de> serde::de::Visitor<'de> for NoDuplicateKeysVisitor {
+    type Value = NoDuplicateKeys;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, b: bool) -> Result<Self::Value, E> {
+        Ok(NoDuplicateKeys(serde_json::Value::Bool(b)))
+    }
+    fn visit_i64<E>(self, n: i64) -> Result<Self::Value, E> {
+        Ok(NoDuplicateKeys(serde_json::Value::from(n)))
+    }
+    fn visit_u64<E>(self, n: u64) -> Result<Self::Value, E> {
+        Ok(NoDuplicateKeys(serde_json::Value::from(n)))
+    }
+    fn visit_f64<E>(self, n: f64) -> Result<Self::Value, E> {
+        Ok(NoDuplicateKeys(serde_json::Value::from(n)))
+    }
+    fn visit_str<E>(self, s: &str) -> Result<Self::Value, E> {
+        Ok(NoDuplicateKeys(serde_json::Value::String(s.to_owned())))
+    }
+    fn visit_string<E>(self, s: String) -> Result<Self::Value, E> {
+        Ok(NoDuplicateKeys(serde_json::Value::String(s)))
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(NoDuplicateKeys(serde_json::Value::Null))
+    }
+    fn visit_none<E>(self) -> Result<Self::Value, E> {
+        Ok(NoDuplicateKeys(serde_json::Value::Null))
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(NoDuplicateKeys(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(NoDuplicateKeys(serde_json::Value::Array(items)))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut out = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if out.contains_key(&key) {
+                return Err(serde::de::Error::custom(format!(
+                    "the key `{key}` appears twice in the same object"
+                )));
+            }
+            let NoDuplicateKeys(value) = map.next_value()?;
+            out.insert(key, value);
+        }
+        Ok(NoDuplicateKeys(serde_json::Value::Object(out)))
+    }
 }
 
 /// Reads an entity reference: `{"type", "id"}`, `{"__entity": {"type", "id"}}` or `"T::\"id\""`.
@@ -391,7 +453,8 @@ pub fn uid_from_json(v: &serde_json::Value, path: &str) -> Result<Uid, JsonError
             let ty = obj.get("type").and_then(serde_json::Value::as_str);
             let id = obj.get("id").and_then(serde_json::Value::as_str);
             match (ty, id) {
-                (Some(ty), Some(id)) if obj.len() == 2 => {
+                // Like Cedar, other fields beside `type` and `id` are ignored.
+                (Some(ty), Some(id)) => {
                     check_type_name(ty, path)?;
                     Ok(Uid::new(ty, id))
                 }
@@ -412,12 +475,18 @@ pub fn uid_from_json(v: &serde_json::Value, path: &str) -> Result<Uid, JsonError
     }
 }
 
+/// Identifiers Cedar reserves, which no part of a type name may be.
+const RESERVED_NAMES: &[&str] = &[
+    "true", "false", "if", "then", "else", "in", "is", "like", "has", "__cedar",
+];
+
 fn check_type_name(ty: &str, path: &str) -> Result<(), JsonError> {
     let ok = !ty.is_empty()
         && ty.split("::").all(|part| {
             let mut cs = part.chars();
             matches!(cs.next(), Some(c) if c == '_' || c.is_ascii_alphabetic())
                 && cs.all(|c| c == '_' || c.is_ascii_alphanumeric())
+                && !RESERVED_NAMES.contains(&part)
         });
     if ok {
         Ok(())
@@ -516,6 +585,121 @@ pub fn ext_from_call(func: &str, arg: &str) -> Result<ExtValue, String> {
     }
 }
 
+/// A JSON escape, as Cedar recognises them without a schema.
+enum Escape<'a> {
+    /// `{"__entity": {"type": …, "id": …}}`
+    Entity { ty: &'a str, id: &'a str },
+    /// `{"__extn": {"fn": …, "arg": …}}` (`single`) or `{"__extn": {"fn": …, "args": [...]}}`
+    Extn {
+        func: &'a str,
+        args: &'a [serde_json::Value],
+        single: bool,
+    },
+    /// `{"__expr": "…"}`, no longer supported.
+    Expr,
+}
+
+/// Cedar's rules: an object is an escape only when the escape key is its only key and the
+/// inside has the escape's shape (`type` and `id` strings; `fn` string and `arg`, or `args` array;
+/// other fields ignored). Any other object, `{"__entity": {}}` included, is a record.
+fn escape_of(obj: &serde_json::Map<String, serde_json::Value>) -> Option<Escape<'_>> {
+    use serde_json::Value as J;
+    let mut entries = obj.iter();
+    let (key, inner) = entries.next()?;
+    if entries.next().is_some() {
+        return None;
+    }
+    match key.as_str() {
+        "__entity" => {
+            let o = inner.as_object().filter(|o| o.len() >= 2)?;
+            Some(Escape::Entity {
+                ty: o.get("type")?.as_str()?,
+                id: o.get("id")?.as_str()?,
+            })
+        }
+        "__extn" => {
+            let o = inner.as_object().filter(|o| o.len() >= 2)?;
+            let func = o.get("fn")?.as_str()?;
+            if let Some(arg) = o.get("arg") {
+                return Some(Escape::Extn {
+                    func,
+                    args: std::slice::from_ref(arg),
+                    single: true,
+                });
+            }
+            match o.get("args")? {
+                J::Array(args) => Some(Escape::Extn {
+                    func,
+                    args,
+                    single: false,
+                }),
+                _ => None,
+            }
+        }
+        "__expr" => inner.is_string().then_some(Escape::Expr),
+        _ => None,
+    }
+}
+
+/// The extension functions an `__extn` escape may call (constructors and methods).
+const EXTENSION_FUNCTIONS: &[&str] = &[
+    "decimal",
+    "ip",
+    "datetime",
+    "duration",
+    "lessThan",
+    "lessThanOrEqual",
+    "greaterThan",
+    "greaterThanOrEqual",
+    "isIpv4",
+    "isIpv6",
+    "isLoopback",
+    "isMulticast",
+    "isInRange",
+    "offset",
+    "durationSince",
+    "toDate",
+    "toTime",
+    "toMilliseconds",
+    "toSeconds",
+    "toMinutes",
+    "toHours",
+    "toDays",
+];
+
+/// The value of an untyped `__extn` escape: the function applied to its arguments (read as
+/// untyped values). As in Cedar, any extension function may be called, whatever it returns.
+fn extension_value(
+    func: &str,
+    args: &[serde_json::Value],
+    single: bool,
+    path: &str,
+    depth: usize,
+) -> Result<Value, JsonError> {
+    if let (true, [serde_json::Value::String(s)]) = (single, args)
+        && matches!(func, "decimal" | "ip" | "ipaddr" | "datetime" | "duration") {
+            return ext_from_call(func, s)
+                .map(Value::Ext)
+                .map_err(|m| JsonError::new(path, m));
+        }
+    if !EXTENSION_FUNCTIONS.contains(&func) {
+        return Err(JsonError::new(
+            path,
+            format!("unknown extension function `{func}`"),
+        ));
+    }
+    let mut vals = Vec::with_capacity(args.len());
+    for (i, item) in args.iter().enumerate() {
+        let ipath = if single {
+            format!("{path}.__extn.arg")
+        } else {
+            format!("{path}.__extn.args[{i}]")
+        };
+        vals.push(value_from_json(item, None, &ipath, depth + 1)?);
+    }
+    crate::eval::call_extension(func, &vals).map_err(|e| JsonError::new(path, e.to_string()))
+}
+
 /// Reads a JSON value as a Cedar value, with the declared type when known.
 ///
 /// # Errors
@@ -535,8 +719,25 @@ pub fn value_from_json(
     }
     let mismatch =
         |want: &str| JsonError::new(path, format!("expected {want}, found {}", json_kind(v)));
+    if let (None, J::Object(obj)) = (expected, v) {
+        // Without a schema, Cedar's rules decide what is an escape; other objects are records.
+        match escape_of(obj) {
+            Some(Escape::Entity { ty, id }) => {
+                check_type_name(ty, &format!("{path}.__entity"))?;
+                return Ok(Value::entity(Uid::new(ty, id)));
+            }
+            Some(Escape::Extn { func, args, single }) => {
+                return extension_value(func, args, single, path, depth);
+            }
+            Some(Escape::Expr) => {
+                return Err(JsonError::new(path, "the `__expr` escape is no longer supported")
+                    .help("write the value itself, or use `__entity` or `__extn`"));
+            }
+            None => {}
+        }
+    }
     // Escapes first: they are explicit about their type.
-    if let J::Object(obj) = v {
+    if let (Some(_), J::Object(obj)) = (expected, v) {
         if let Some(inner) = obj.get("__entity") {
             let uid = uid_from_json(inner, &format!("{path}.__entity"))?;
             return check_entity_type(uid, expected, path);
@@ -721,6 +922,10 @@ pub fn context_from_json(
     path: &str,
 ) -> Result<Value, JsonError> {
     match v {
+        serde_json::Value::Object(obj) if escape_of(obj).is_some() => Err(JsonError::new(
+            path,
+            "the context must be a record, not an entity or extension value",
+        )),
         serde_json::Value::Object(obj) => Ok(Value::Record(Arc::new(record_fields_from_json(
             obj, expected, path, 1,
         )?))),

@@ -100,7 +100,7 @@ pub fn request_from_json(
                 &format!("action `{action}` does not apply to any principal or resource"),
             ));
         };
-        if !applies.principal_types.iter().any(|t| *t == principal.ty) {
+        if !applies.principal_types.contains(&principal.ty) {
             return Err(err(
                 "$.principal",
                 &format!(
@@ -113,7 +113,7 @@ pub fn request_from_json(
                 list(&applies.principal_types)
             )));
         }
-        if !applies.resource_types.iter().any(|t| *t == resource.ty) {
+        if !applies.resource_types.contains(&resource.ty) {
             return Err(err(
                 "$.resource",
                 &format!(
@@ -124,16 +124,14 @@ pub fn request_from_json(
             .with_help(&format!("it applies to: {}", list(&applies.resource_types))));
         }
         for (what, uid) in [("principal", &principal), ("resource", &resource)] {
-            if let Some(def) = schema.entity_types.get(uid.ty.as_str()) {
-                if let Some(ids) = &def.enum_ids {
-                    if !ids.iter().any(|x| *x == uid.id) {
+            if let Some(def) = schema.entity_types.get(uid.ty.as_str())
+                && let Some(ids) = &def.enum_ids
+                    && !ids.contains(&uid.id) {
                         return Err(err(
                             &format!("$.{what}"),
                             &format!("`{uid}` is not one of the enumerated ids of `{}`", uid.ty),
                         ));
                     }
-                }
-            }
         }
         let _ = is_action_type(&action.ty);
     }

@@ -2,6 +2,8 @@
 //! mode: every request's decision, determining policies and erroring policies must equal Cedar's.
 //! Known failures are listed, each with a reason, in `conformance_allowlist.txt` (goal: empty).
 
+#![expect(clippy::print_stdout, reason = "the test prints its summary")]
+
 use mandate_eval::request::request_from_json;
 use mandate_eval::{Entities, ErrorMode, PolicySet, is_authorized};
 use mandate_syntax::{Dialect, ParseOptions, parse};

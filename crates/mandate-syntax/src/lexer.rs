@@ -9,10 +9,12 @@ use logos::Logos;
 /// A token of the Mandate language. Words that Cedar does not reserve (`permit`, `when`, `principal`,
 /// …) are `Ident`s; the grammar gives them meaning by position, as Cedar does.
 #[derive(Logos, Clone, Copy, Debug, PartialEq, Eq)]
-#[logos(skip r"[ \t\r\n\f]+")]
+// Whitespace is Unicode `White_Space` (NBSP, U+2003, U+3000, U+2028, VT, NEL, …), as in Cedar,
+// whose lalrpop lexer skips `\s`: Mandate must accept every Cedar file.
+#[logos(skip r"\s+")]
 pub enum Tok<'a> {
-    /// `// …` up to the end of the line (filtered out before parsing).
-    #[regex(r"//[^\n]*", allow_greedy = true)]
+    /// `// …` up to the end of the line, `\n` or `\r` as in Cedar (filtered out before parsing).
+    #[regex(r"//[^\n\r]*", allow_greedy = true)]
     Comment(&'a str),
     /// An identifier.
     #[regex(r"[_a-zA-Z][_a-zA-Z0-9]*")]
@@ -275,17 +277,43 @@ pub fn lex(src: &str) -> Lexed<'_> {
             Err(()) => {
                 let text = lexer.slice();
                 let ch = text.chars().next().unwrap_or('?');
-                let mut diag = Diagnostic::error(
-                    "MD0003",
-                    format!("unexpected character `{}`", ch.escape_debug()),
-                )
-                .with_label(span, "not part of the language");
+                // Show quotes as they are; escape what cannot be seen (`\u{a0}`, controls).
+                let shown = if matches!(ch, '\'' | '"') {
+                    ch.to_string()
+                } else {
+                    ch.escape_debug().to_string()
+                };
+                let mut diag =
+                    Diagnostic::error("MD0003", format!("unexpected character `{shown}`"))
+                        .with_label(span, "not part of the language");
+                let next_is_star = src.get(range.end..).is_some_and(|r| r.starts_with('*'));
                 if ch == '\'' {
                     diag = diag.with_help("strings use double quotes: `\"…\"`");
+                } else if matches!(
+                    ch,
+                    '“' | '”' | '„' | '‟' | '″' | '‘' | '’' | '‚' | '«' | '»'
+                ) {
+                    diag = diag.with_help(
+                        "this is a typographic quote; strings use the plain double quote `\"`",
+                    );
+                } else if ch == '\u{feff}' && range.start == 0 {
+                    diag = diag.with_help("remove the byte-order mark at the start of the file");
+                } else if ch.is_whitespace()
+                    || matches!(ch, '\u{200b}'..='\u{200d}' | '\u{2060}' | '\u{feff}')
+                {
+                    diag = diag.with_help(
+                        "this is an unusual space character; replace it with an ordinary space",
+                    );
+                } else if ch.is_alphabetic() {
+                    diag = diag.with_help(
+                        "names use ASCII letters, digits and `_`; other text goes in a string",
+                    );
                 } else if ch == '?' {
                     diag = diag.with_help("the only slots are `?principal` and `?resource`");
                 } else if ch == '#' {
                     diag = diag.with_help("comments start with `//`");
+                } else if ch == '/' && next_is_star {
+                    diag = diag.with_help("there are no block comments; start each line with `//`");
                 } else if ch == '/' {
                     diag =
                         diag.with_help("comments start with `//`; there is no division operator");

@@ -160,10 +160,10 @@ pub fn parse(src: &str, options: ParseOptions) -> Parsed {
         let span = stmt.span;
         let first = error_starts.partition_point(|s| *s < span.start);
         let has_error = error_starts.get(first).is_some_and(|s| *s < span.end);
-        if let Some(s) = ctx.finish_statement(stmt, &tokens, &mut n_policies, &mut n_quotas) {
-            if !has_error {
-                file.statements.push(s);
-            }
+        if let Some(s) = ctx.finish_statement(stmt, &tokens, &mut n_policies, &mut n_quotas)
+            && !has_error
+        {
+            file.statements.push(s);
         }
     }
     ctx.check_duplicate_ids(&file);
@@ -1672,10 +1672,8 @@ fn unclosed_brackets<'a>(tokens: &[(usize, Tok<'a>, usize)], idx: usize) -> Vec<
         match tok {
             Tok::Semi => break,
             Tok::RParen | Tok::RBracket | Tok::RBrace => pending_closers.push(*tok),
-            Tok::LParen | Tok::LBracket | Tok::LBrace => {
-                if pending_closers.pop().is_none() {
-                    open.push((*pos, *tok));
-                }
+            Tok::LParen | Tok::LBracket | Tok::LBrace if pending_closers.pop().is_none() => {
+                open.push((*pos, *tok));
             }
             _ => {}
         }

@@ -1,6 +1,8 @@
 //! Every `*.cedar` file of Cedar's conformance suite (../shared/conformance/cedar) parses without
 //! error in strict Cedar mode.
 
+#![expect(clippy::print_stdout, reason = "the test prints its summary")]
+
 use mandate_syntax::{Dialect, ParseOptions, Source, parse};
 use mandate_test_support::{Shared, files_with_suffix, shared_subdir};
 

@@ -17,4 +17,6 @@ pub use mandate_eval::{
 pub use mandate_syntax::{
     Diagnostic, Dialect, ParseOptions, Parsed, Severity, Source, Span, ast, diagnostics, fmt, parse,
 };
+pub use mandate_validate::lint;
 pub use mandate_validate::schema::Schema;
+pub use mandate_validate::validate_policies;

@@ -273,35 +273,39 @@ impl<'a> LineIndex<'a> {
     }
 }
 
-/// Levenshtein distance between two strings, counted in characters.
+/// Edit distance between two strings, counted in characters: insertions, deletions,
+/// substitutions and swaps of two adjacent characters each cost one (optimal string alignment).
 fn edit_distance(a: &str, b: &str) -> usize {
-    let b_chars: Vec<char> = b.chars().collect();
-    let mut previous: Vec<usize> = (0..=b_chars.len()).collect();
-    let mut current = vec![0; b_chars.len() + 1];
-    for (i, a_char) in a.chars().enumerate() {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let width = b.len() + 1;
+    // Three rolling rows: two rows back, the previous row, and the current one.
+    let mut before: Vec<usize> = vec![0; width];
+    let mut previous: Vec<usize> = (0..width).collect();
+    let mut current: Vec<usize> = vec![0; width];
+    for (i, a_char) in a.iter().enumerate() {
         if let Some(first) = current.first_mut() {
             *first = i + 1;
         }
-        for (j, b_char) in b_chars.iter().enumerate() {
-            let substitution = previous
-                .get(j)
-                .copied()
-                .unwrap_or(usize::MAX)
-                .saturating_add(usize::from(a_char != *b_char));
-            let deletion = previous
-                .get(j + 1)
-                .copied()
-                .unwrap_or(usize::MAX)
-                .saturating_add(1);
-            let insertion = current
-                .get(j)
-                .copied()
-                .unwrap_or(usize::MAX)
-                .saturating_add(1);
+        for (j, b_char) in b.iter().enumerate() {
+            let at = |row: &[usize], index: usize| row.get(index).copied().unwrap_or(usize::MAX);
+            let substitution = at(&previous, j).saturating_add(usize::from(a_char != b_char));
+            let deletion = at(&previous, j + 1).saturating_add(1);
+            let insertion = at(&current, j).saturating_add(1);
+            let mut best = substitution.min(deletion).min(insertion);
+            let swapped = i > 0
+                && j > 0
+                && a.get(i - 1) == Some(b_char)
+                && b.get(j - 1) == Some(a_char)
+                && a_char != b_char;
+            if swapped {
+                best = best.min(at(&before, j - 1).saturating_add(1));
+            }
             if let Some(slot) = current.get_mut(j + 1) {
-                *slot = substitution.min(deletion).min(insertion);
+                *slot = best;
             }
         }
+        std::mem::swap(&mut before, &mut previous);
         std::mem::swap(&mut previous, &mut current);
     }
     previous.last().copied().unwrap_or(0)
@@ -313,7 +317,9 @@ pub(crate) fn closest<'a>(
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
     let word_len = word.chars().count();
-    let limit = (word_len / 3).max(1);
+    // One edit per three characters: short names only match by letter case, so `X` never
+    // suggests `B`.
+    let limit = word_len / 3;
     let lowered = word.to_lowercase();
     let mut best: Option<(usize, &'a str)> = None;
     for candidate in candidates {
@@ -361,6 +367,8 @@ mod tests {
         assert_eq!(edit_distance("User", "Usr"), 1);
         assert_eq!(edit_distance("kitten", "sitting"), 3);
         assert_eq!(edit_distance("é", "e"), 1);
+        assert_eq!(edit_distance("raed", "read"), 1);
+        assert_eq!(edit_distance("abc", "ca"), 3);
     }
 
     #[test]
@@ -368,7 +376,9 @@ mod tests {
         assert_eq!(closest("Usr", ["User", "Group"]), Some("User"));
         assert_eq!(closest("user", ["User", "Users"]), Some("User"));
         assert_eq!(closest("Photo", ["Album"]), None);
-        assert_eq!(closest("ab", ["ac", "aa"]), Some("aa"));
+        assert_eq!(closest("abc", ["abd", "abb"]), Some("abb"));
+        assert_eq!(closest("X", ["B", "x"]), Some("x"));
+        assert_eq!(closest("X", ["B"]), None);
     }
 
     #[test]

@@ -447,12 +447,28 @@ impl<'s> Parser<'s, '_> {
             Ok(self.bump())
         } else {
             let expected = format!("`{}` {context}", punct.text());
-            let mut error = self.unexpected(expected.trim_end());
-            if punct == Punct::Semi && !matches!(self.peek().tok, Tok::Eof) {
-                error.help = Some("every declaration ends with `;`".to_owned());
+            if punct == Punct::Semi {
+                Err(self.missing_semicolon(expected.trim_end()))
+            } else {
+                Err(self.unexpected(expected.trim_end()))
             }
-            Err(error)
         }
+    }
+
+    /// "expected ..., found ..." where a `;` could end the declaration; when what follows looks
+    /// like the start of the next declaration, the help says the `;` is missing.
+    fn missing_semicolon(&self, expected: &str) -> Fatal {
+        let mut error = self.unexpected(expected);
+        let next_starts_declaration = matches!(
+            self.peek().tok,
+            Tok::Ident("entity" | "action" | "type" | "namespace")
+                | Tok::Punct(Punct::At | Punct::RBrace)
+                | Tok::Eof
+        );
+        if next_starts_declaration {
+            error.help = Some("every declaration ends with `;`".to_owned());
+        }
+        error
     }
 
     /// An identifier that is not a reserved word (reported, but parsing goes on).
@@ -597,7 +613,10 @@ impl<'s> Parser<'s, '_> {
     }
 
     fn parse_decl(&mut self, namespace: &mut RawNamespace, top_level: bool) -> PResult<()> {
-        if self.at_keyword("entity") {
+        let next = self.peek_nth(1).tok;
+        if self.at_keyword("external") && matches!(next, Tok::Ident("entity" | "action")) {
+            self.parse_external()
+        } else if self.at_keyword("entity") {
             self.parse_entity(namespace)
         } else if self.at_keyword("action") {
             self.parse_action(namespace)
@@ -619,6 +638,51 @@ impl<'s> Parser<'s, '_> {
         } else {
             Err(self.unexpected("`entity`, `action`, `type` or `}`"))
         }
+    }
+
+    /// Cedar 4.14's `'external' 'entity' Idents ['in' EntTypes] ';'` and
+    /// `'external' 'action' Names ['in' QualNames] ';'`: parsed, then reported as unsupported.
+    fn parse_external(&mut self) -> PResult<()> {
+        let keyword = self.bump();
+        let is_entity = self.at_keyword("entity");
+        let kind_token = self.bump();
+        if is_entity {
+            self.parse_ident_list("an entity type name")?;
+            if self.at_keyword("in") {
+                self.bump();
+                self.parse_entity_type_list()?;
+            }
+        } else {
+            self.parse_name_list("an action name")?;
+            if self.at_keyword("in") {
+                self.bump();
+                if self.at_punct(Punct::LBracket) {
+                    self.bump();
+                    loop {
+                        self.parse_action_ref()?;
+                        if !self.at_punct(Punct::Comma) {
+                            break;
+                        }
+                        self.bump();
+                    }
+                    self.expect_punct(Punct::RBracket, "to close the list of parent actions")?;
+                } else {
+                    self.parse_action_ref()?;
+                }
+            }
+        }
+        self.expect_punct(Punct::Semi, "after the external declaration")?;
+        let what = if is_entity { "entity type" } else { "action" };
+        let error = self
+            .error_at(
+                SchemaErrorKind::Unsupported,
+                format!("external {what} declarations are not supported"),
+                keyword.start,
+                kind_token.end,
+            )
+            .with_help(super::json::EXTERNAL_HELP);
+        self.errors.push(error);
+        Ok(())
     }
 
     /// `IDENT {',' IDENT}`.
@@ -702,12 +766,14 @@ impl<'s> Parser<'s, '_> {
                 }));
             return Ok(());
         }
-        let parents = if self.at_keyword("in") {
+        let has_parents = self.at_keyword("in");
+        let parents = if has_parents {
             self.bump();
             self.parse_entity_type_list()?
         } else {
             Vec::new()
         };
+        let has_shape = self.at_punct(Punct::Eq) || self.at_punct(Punct::LBrace);
         let shape = if self.at_punct(Punct::Eq) {
             self.bump();
             if !self.at_punct(Punct::LBrace) {
@@ -729,19 +795,15 @@ impl<'s> Parser<'s, '_> {
             None
         };
         if !self.at_punct(Punct::Semi) {
-            let expected = match (
-                parents.is_empty(),
-                matches!(shape.kind, RawTypeKind::Record(ref r) if r.attrs.is_empty()),
-                tags.is_none(),
-            ) {
-                (true, true, true) => {
+            let expected = match (has_parents, has_shape, tags.is_some()) {
+                (false, false, false) => {
                     "`in`, `enum`, `{`, `=`, `tags` or `;` after the entity type name"
                 }
-                (_, true, true) => "`{`, `=`, `tags` or `;`",
-                (_, _, true) => "`tags` or `;`",
-                _ => "`;` after the entity declaration",
+                (_, false, false) => "`{`, `=`, `tags` or `;`",
+                (_, true, false) => "`tags` or `;`",
+                (_, _, true) => "`;` after the entity declaration",
             };
-            return Err(self.unexpected(expected));
+            return Err(self.missing_semicolon(expected));
         }
         self.bump();
         namespace
@@ -865,37 +927,17 @@ impl<'s> Parser<'s, '_> {
                 (false, true) => "`appliesTo` or `;`",
                 _ => "`;` after the action declaration",
             };
-            return Err(self.unexpected(expected));
+            return Err(self.missing_semicolon(expected));
         }
         self.bump();
-        let mut member_of = Some(member_of);
-        let mut applies_to = Some(applies_to);
-        let count = names.len();
-        for (index, declared) in names.into_iter().enumerate() {
-            // The last name takes the parsed values; the others take copies.
-            let (parents, applies) = if index + 1 == count {
-                (
-                    member_of.take().unwrap_or_default(),
-                    applies_to.take().flatten(),
-                )
-            } else {
-                (
-                    member_of
-                        .as_ref()
-                        .map(|refs| refs.iter().map(copy_action_ref).collect())
-                        .unwrap_or_default(),
-                    applies_to
-                        .as_ref()
-                        .and_then(|a| a.as_ref().map(copy_applies_to)),
-                )
-            };
-            namespace.actions.push(RawAction {
+        namespace
+            .actions
+            .extend(names.into_iter().map(|declared| RawAction {
                 name: declared.name,
                 origin: declared.origin,
-                member_of: parents,
-                applies_to: applies,
-            });
-        }
+                member_of: member_of.clone(),
+                applies_to: applies_to.clone(),
+            }));
         Ok(())
     }
 
@@ -994,7 +1036,10 @@ impl<'s> Parser<'s, '_> {
                 break;
             }
         }
-        let close = self.expect_punct(Punct::RBrace, "to close `appliesTo`")?;
+        if !self.at_punct(Punct::RBrace) {
+            return Err(self.unexpected("`,` or `}`"));
+        }
+        let close = self.bump();
         for (kind, slot) in [("principal", &principal), ("resource", &resource)] {
             if slot.is_none() {
                 let error = self
@@ -1106,22 +1151,6 @@ impl<'s> Parser<'s, '_> {
             kind: RawTypeKind::Record(record),
             origin: Self::origin(open.start, close.end),
         })
-    }
-}
-
-fn copy_action_ref(action_ref: &RawActionRef) -> RawActionRef {
-    RawActionRef {
-        ty: action_ref.ty.clone(),
-        id: action_ref.id.clone(),
-        origin: action_ref.origin.clone(),
-    }
-}
-
-fn copy_applies_to(applies_to: &RawAppliesTo) -> RawAppliesTo {
-    RawAppliesTo {
-        principal_types: applies_to.principal_types.clone(),
-        resource_types: applies_to.resource_types.clone(),
-        context: applies_to.context.clone(),
     }
 }
 

@@ -258,6 +258,32 @@ const TYPE_FIELDS: [&str; 5] = [
     "name",
 ];
 
+// The fields of the parts of a schema that Cedar reads with derived `serde` deserializers, in
+// declaration order. Such a part may also be written as a JSON array of field values in this
+// order (a `serde` feature Cedar inherits, so `"User": []` is a valid entity type).
+const NAMESPACE_FIELDS: &[&str] = &["commonTypes", "entityTypes", "actions", "annotations"];
+// (The order is Cedar 4.14's, which added `external`.)
+const ENTITY_TYPE_FIELDS: &[&str] = &[
+    "memberOfTypes",
+    "shape",
+    "tags",
+    "enum",
+    "external",
+    "annotations",
+];
+const ACTION_FIELDS: &[&str] = &[
+    "attributes",
+    "appliesTo",
+    "memberOf",
+    "external",
+    "annotations",
+];
+const APPLIES_TO_FIELDS: &[&str] = &["resourceTypes", "principalTypes", "context"];
+const ACTION_REF_FIELDS: &[&str] = &["id", "type"];
+
+/// Help for Cedar 4.14's `external` declarations.
+pub(crate) const EXTERNAL_HELP: &str = "`external` declarations (Cedar 4.14 schema linking, RFC 116) make a partial schema, which Mandate does not load; declare the entity type or action in full";
+
 struct Walker {
     errors: Vec<SchemaError>,
 }
@@ -311,6 +337,37 @@ impl Walker {
         Some(map)
     }
 
+    /// The fields of a part that Cedar also accepts in positional form (see `NAMESPACE_FIELDS`):
+    /// an object, or an array of at most `fields.len()` values taken as those fields in order.
+    fn record<'j>(
+        &mut self,
+        node: &'j Json,
+        path: &str,
+        what: &str,
+        fields: &[&'static str],
+    ) -> Option<BTreeMap<&'j str, &'j Json>> {
+        let Json::Array(items) = node else {
+            return self.object(node, path, what);
+        };
+        if items.len() > fields.len() {
+            self.push(
+                SchemaErrorKind::JsonStructure,
+                path,
+                format!("expected {what}, found an array of {} values", items.len()),
+                Some(format!(
+                    "write an object; an array is read as the values of {} in that order",
+                    fields
+                        .iter()
+                        .map(|field| format!("`{field}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            );
+            return None;
+        }
+        Some(fields.iter().copied().zip(items.iter()).collect())
+    }
+
     /// Like [`Walker::object`], but keeps declaration order (for maps of declarations).
     fn ordered_object<'j>(
         &mut self,
@@ -361,6 +418,29 @@ impl Walker {
                     Some(help),
                 );
             }
+        }
+    }
+
+    /// Checks Cedar 4.14's `external` flag: `false` is the default and accepted; `true` declares
+    /// a partial schema, which is not supported here. Cedar accepts `null` (meaning `false`) on
+    /// actions but not on entity types.
+    fn external(&mut self, fields: &BTreeMap<&str, &Json>, path: &str, what: &str) {
+        match fields.get("external") {
+            None | Some(Json::Bool(false)) => {}
+            Some(Json::Null) if what == "action" => {}
+            Some(Json::Bool(true)) => self.push(
+                SchemaErrorKind::Unsupported,
+                &key_path(path, "external"),
+                format!("external {what} declarations are not supported"),
+                Some(EXTERNAL_HELP.to_owned()),
+            ),
+            Some(other) => self.structure(
+                &key_path(path, "external"),
+                format!(
+                    "expected `external` to be a boolean, found {}",
+                    other.describe()
+                ),
+            ),
         }
     }
 
@@ -502,7 +582,7 @@ impl Walker {
         path: &str,
         name: Option<RawName>,
     ) -> Option<RawNamespace> {
-        let fields = self.object(node, path, "a namespace definition")?;
+        let fields = self.record(node, path, "a namespace definition", NAMESPACE_FIELDS)?;
         self.unknown_fields(
             &fields,
             &["entityTypes", "actions", "commonTypes", "annotations"],
@@ -587,13 +667,14 @@ impl Walker {
     }
 
     fn walk_entity_type(&mut self, node: &Json, path: &str) -> Option<RawEntityKind> {
-        let fields = self.object(node, path, "an entity type definition")?;
+        let fields = self.record(node, path, "an entity type definition", ENTITY_TYPE_FIELDS)?;
         self.unknown_fields(
             &fields,
-            &["memberOfTypes", "shape", "tags", "enum", "annotations"],
+            ENTITY_TYPE_FIELDS,
             path,
             "an entity type definition",
         );
+        self.external(&fields, path, "entity type");
         for key in ["memberOfTypes", "shape", "tags", "enum"] {
             if matches!(fields.get(key), Some(Json::Null)) {
                 self.push(
@@ -607,7 +688,10 @@ impl Walker {
         if let Some(annotations) = fields.get("annotations") {
             self.annotations(annotations, &key_path(path, "annotations"));
         }
-        if let Some(choices) = fields.get("enum") {
+        if let Some(choices) = fields
+            .get("enum")
+            .filter(|value| !matches!(value, Json::Null))
+        {
             for key in ["memberOfTypes", "shape", "tags"] {
                 if fields.contains_key(key) {
                     self.structure(
@@ -631,7 +715,10 @@ impl Walker {
             return Some(RawEntityKind::Enum(ids));
         }
         let mut parents = Vec::new();
-        if let Some(member_of) = fields.get("memberOfTypes") {
+        if let Some(member_of) = fields
+            .get("memberOfTypes")
+            .filter(|value| !matches!(value, Json::Null))
+        {
             let member_path = key_path(path, "memberOfTypes");
             for (index, item) in self
                 .array(member_of, &member_path, "`memberOfTypes`")
@@ -647,6 +734,7 @@ impl Walker {
             }
         }
         let shape = match fields.get("shape") {
+            Some(Json::Null) => empty_record(Origin::Json(path.to_owned())),
             Some(shape) => {
                 let shape_path = key_path(path, "shape");
                 self.walk_type(shape, &shape_path, TypeSite::Plain, 1)
@@ -655,11 +743,11 @@ impl Walker {
             None => empty_record(Origin::Json(path.to_owned())),
         };
         let tags = match fields.get("tags") {
+            None | Some(Json::Null) => None,
             Some(tags) => Some(
                 self.walk_type(tags, &key_path(path, "tags"), TypeSite::Plain, 1)
                     .map(|(ty, _)| ty)?,
             ),
-            None => None,
         };
         Some(RawEntityKind::Standard {
             parents,
@@ -669,13 +757,9 @@ impl Walker {
     }
 
     fn walk_action(&mut self, name: &str, node: &Json, path: &str) -> Option<RawAction> {
-        let fields = self.object(node, path, "an action definition")?;
-        self.unknown_fields(
-            &fields,
-            &["appliesTo", "memberOf", "annotations", "attributes"],
-            path,
-            "an action definition",
-        );
+        let fields = self.record(node, path, "an action definition", ACTION_FIELDS)?;
+        self.unknown_fields(&fields, ACTION_FIELDS, path, "an action definition");
+        self.external(&fields, path, "action");
         if let Some(annotations) = fields.get("annotations") {
             self.annotations(annotations, &key_path(path, "annotations"));
         }
@@ -720,10 +804,11 @@ impl Walker {
     }
 
     fn walk_action_ref(&mut self, node: &Json, path: &str) -> Option<RawActionRef> {
-        let fields = self.object(
+        let fields = self.record(
             node,
             path,
             "a parent action (`{\"id\": ..., \"type\": ...}`)",
+            ACTION_REF_FIELDS,
         )?;
         self.unknown_fields(&fields, &["id", "type"], path, "a parent action");
         let ty = match fields.get("type") {
@@ -743,7 +828,7 @@ impl Walker {
     }
 
     fn walk_applies_to(&mut self, node: &Json, path: &str) -> Option<RawAppliesTo> {
-        let fields = self.object(node, path, "`appliesTo`")?;
+        let fields = self.record(node, path, "`appliesTo`", APPLIES_TO_FIELDS)?;
         self.unknown_fields(
             &fields,
             &["principalTypes", "resourceTypes", "context"],

@@ -68,8 +68,9 @@ pub struct ActionDef {
     pub id: ActionId,
     /// Action groups this action is a direct member of, without duplicates, in declaration order.
     pub member_of: Vec<ActionId>,
-    /// Where the action applies. `None` when the schema gives no `appliesTo`; Cedar then lets the
-    /// action apply to no request at all, exactly as with empty principal and resource lists.
+    /// Where the action applies, or `None` when it applies to no request: when the schema gives
+    /// no `appliesTo`, or (JSON only) an empty `principalTypes` or `resourceTypes` list. Cedar
+    /// treats these cases alike, so they load alike. When `Some`, both lists are non-empty.
     pub applies_to: Option<AppliesTo>,
 }
 

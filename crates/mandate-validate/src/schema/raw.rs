@@ -161,7 +161,7 @@ pub(crate) struct RawAction {
 }
 
 /// A parent action as written: `"a"`, `Action::"a"`, `NS::Action::"a"`, or JSON `{"id", "type"}`.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct RawActionRef {
     /// The action entity type, `None` meaning `Action`.
     pub(crate) ty: Option<RawName>,
@@ -170,7 +170,7 @@ pub(crate) struct RawActionRef {
 }
 
 /// An `appliesTo` as written.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct RawAppliesTo {
     pub(crate) principal_types: Vec<RawName>,
     pub(crate) resource_types: Vec<RawName>,

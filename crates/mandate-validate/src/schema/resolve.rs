@@ -1,5 +1,6 @@
 //! Turns the declarations of both formats into the resolved model, with Cedar 4's rules
-//! (`ValidatorSchema::from_schema_fragments`, `ConditionalName::resolve`, RFC 24 and RFC 70).
+//! (`ValidatorSchema::from_schema_fragments`, `ConditionalName::resolve`, RFC 24 and RFC 70;
+//! summarized for users in the `schema` module documentation).
 //!
 //! Stages, each reporting every error it finds before the next runs:
 //!
@@ -28,6 +29,9 @@
 //! 4. **Shapes and contexts** must be record types. Extension names must be known. Open records
 //!    (`additionalAttributes: true`) are rejected, as Cedar does without `partial-validate`.
 //! 5. **Actions** must not be members of each other in a cycle (entity types may).
+//!
+//! An action whose principal or resource list is empty applies to no request; it loads with
+//! `applies_to: None`, like an action without `appliesTo` (Cedar treats them alike).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -191,7 +195,7 @@ pub(crate) fn resolve(
 ) -> Result<Schema, SchemaErrors> {
     let mut errors = Vec::new();
     let decls = declare(namespaces, locator, &mut errors);
-    if let Some(errors) = SchemaErrors::from_vec(errors) {
+    if let Some(errors) = SchemaErrors::from_vec(tidy(errors)) {
         return Err(errors);
     }
     let mut resolver = Resolver {
@@ -204,7 +208,7 @@ pub(crate) fn resolve(
     let deps = resolver.check_references();
     resolver.take_errors()?;
     let order = resolver.common_type_order(&deps)?;
-    resolver.build_common_types(&order)?;
+    resolver.build_common_types(&order, &deps)?;
     let schema = resolver.build_schema();
     resolver.take_errors()?;
     check_action_cycles(&schema, &resolver)?;
@@ -447,7 +451,7 @@ fn check_shadowing(decls: &Declarations<'_>, locator: &Locator<'_>, errors: &mut
 
 impl<'r> Resolver<'r, '_> {
     fn take_errors(&mut self) -> Result<(), SchemaErrors> {
-        match SchemaErrors::from_vec(std::mem::take(&mut self.errors)) {
+        match SchemaErrors::from_vec(tidy(std::mem::take(&mut self.errors))) {
             None => Ok(()),
             Some(errors) => Err(errors),
         }
@@ -578,11 +582,11 @@ impl<'r> Resolver<'r, '_> {
         }
         match candidates {
             [qualified, unqualified] => error.with_help(format!(
-                "neither `{qualified}` nor `{unqualified}` is declared as a {}",
-                if kind == RefKind::CommonOrEntity {
-                    "common or entity type"
-                } else {
-                    kind.noun()
+                "neither `{qualified}` nor `{unqualified}` is declared as {}",
+                match kind {
+                    RefKind::CommonOrEntity => "a common or entity type",
+                    RefKind::Common => "a common type",
+                    RefKind::Entity => "an entity type",
                 }
             )),
             _ => error,
@@ -867,14 +871,28 @@ impl<'r> Resolver<'r, '_> {
         ))
     }
 
-    /// Builds the common types in dependency order into the memo.
-    fn build_common_types(&mut self, order: &[SmolStr]) -> Result<(), SchemaErrors> {
+    /// Builds the common types in dependency order into the memo. A common type that uses one
+    /// that failed is skipped (its error would only repeat the first one). Any failure stops
+    /// resolution here, so later stages only see fully built common types.
+    fn build_common_types(
+        &mut self,
+        order: &[SmolStr],
+        deps: &BTreeMap<SmolStr, BTreeSet<SmolStr>>,
+    ) -> Result<(), SchemaErrors> {
+        let mut failed: BTreeSet<&SmolStr> = BTreeSet::new();
         for name in order {
             let Some(common) = self.decls.commons.get(name) else {
                 continue;
             };
             let (namespace, decl): (Option<&'r str>, &'r RawCommonType) =
                 (common.namespace, common.decl);
+            let uses_failed = deps
+                .get(name)
+                .is_some_and(|uses| uses.iter().any(|used| failed.contains(used)));
+            if uses_failed {
+                failed.insert(name);
+                continue;
+            }
             match self.build_type(&decl.ty, namespace, 1) {
                 Ok(built) => {
                     self.common_memo.insert(name.clone(), built);
@@ -882,6 +900,7 @@ impl<'r> Resolver<'r, '_> {
                 Err(error) => {
                     let fatal = error.kind == SchemaErrorKind::TooLarge;
                     self.errors.push(*error);
+                    failed.insert(name);
                     if fatal {
                         break;
                     }
@@ -891,17 +910,21 @@ impl<'r> Resolver<'r, '_> {
         self.take_errors()
     }
 
+    fn too_large(&self, origin: &Origin) -> Box<SchemaError> {
+        Box::new(
+            self.error(
+                SchemaErrorKind::TooLarge,
+                origin,
+                format!("inlining common types builds more than {MAX_INLINED_TYPE_NODES} type nodes"),
+            )
+            .with_help("common types that use other common types several times grow exponentially when inlined"),
+        )
+    }
+
     fn count_nodes(&mut self, nodes: usize, origin: &Origin) -> Result<(), Box<SchemaError>> {
         self.total_nodes = self.total_nodes.saturating_add(nodes);
         if self.total_nodes > MAX_INLINED_TYPE_NODES {
-            return Err(Box::new(
-                self.error(
-                    SchemaErrorKind::TooLarge,
-                    origin,
-                    format!("inlining common types builds more than {MAX_INLINED_TYPE_NODES} type nodes"),
-                )
-                .with_help("common types that use other common types several times grow exponentially when inlined"),
-            ));
+            return Err(self.too_large(origin));
         }
         Ok(())
     }
@@ -1022,9 +1045,14 @@ impl<'r> Resolver<'r, '_> {
                             )));
                         };
                         let (depth, nodes) = (memo.depth, memo.nodes);
+                        // Count the inlined copy before making it; it is returned without the
+                        // count below.
+                        let total = self.total_nodes.saturating_add(nodes);
+                        if total > MAX_INLINED_TYPE_NODES {
+                            return Err(self.too_large(&name.origin));
+                        }
                         let ty = memo.ty.clone();
-                        // Count the inlined copy here; it is returned without the count below.
-                        self.count_nodes(nodes, &name.origin)?;
+                        self.total_nodes = total;
                         return self.check_depth(Built { ty, depth, nodes }, level, &name.origin);
                     }
                 }
@@ -1185,7 +1213,10 @@ impl<'r> Resolver<'r, '_> {
                         namespace,
                         &format!("the context of action `{id}`"),
                     );
-                    Some(AppliesTo {
+                    // An action with no principal or no resource type applies to no request;
+                    // Cedar treats that exactly like a missing `appliesTo` (and writes a missing
+                    // one as empty lists when translating to JSON), so both become `None`.
+                    (!principal_types.is_empty() && !resource_types.is_empty()).then(|| AppliesTo {
                         principal_types,
                         resource_types,
                         context: context.unwrap_or_default(),
@@ -1212,6 +1243,47 @@ fn closest_full<'a>(names: &[&'a str]) -> Option<&'a str> {
         .iter()
         .copied()
         .min_by(|a, b| a.len().cmp(&b.len()).then(a.cmp(b)))
+}
+
+/// Errors without repeats (a declaration of several names, such as `entity A, B in [X];`, would
+/// otherwise report a bad `X` once per name), those located in text in source order.
+fn tidy(errors: Vec<SchemaError>) -> Vec<SchemaError> {
+    let mut seen = BTreeSet::new();
+    let mut errors: Vec<SchemaError> = errors
+        .into_iter()
+        .filter(|error| {
+            seen.insert((
+                error.message.clone(),
+                error.location.as_ref().map(ToString::to_string),
+            ))
+        })
+        .collect();
+    errors.sort_by_key(|error| match error.location {
+        Some(SchemaLocation::Text { start, .. }) => start,
+        _ => usize::MAX,
+    });
+    errors
+}
+
+/// `a -> b -> c`, eliding the middle of very long chains.
+fn describe_chain(links: Vec<String>) -> String {
+    const SHOWN: usize = 6;
+    if links.len() <= 2 * SHOWN {
+        return links.join(" -> ");
+    }
+    let head = links
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(" -> ");
+    let tail = links
+        .iter()
+        .skip(links.len() - SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(" -> ");
+    format!("{head} -> ... ({} more) -> {tail}", links.len() - 2 * SHOWN)
 }
 
 /// The items without repeats, in first-seen order.
@@ -1273,7 +1345,10 @@ fn check_action_cycles(schema: &Schema, resolver: &Resolver<'_, '_>) -> Result<(
                             .error(
                                 SchemaErrorKind::ActionCycle,
                                 &origin,
-                                format!("actions are members of each other in a cycle: {}", chain.join(" -> ")),
+                                format!(
+                                    "actions are members of each other in a cycle: {}",
+                                    describe_chain(chain)
+                                ),
                             )
                             .with_help("an action group cannot contain itself, directly or through other groups"),
                     ));

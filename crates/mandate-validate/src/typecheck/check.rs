@@ -1,0 +1,1445 @@
+//! The type checker for one request environment: Cedar's `SingleEnvTypechecker`
+//! (`validator/typecheck.rs` of cedar-policy-core) in strict mode, over the lowered expressions
+//! of [`super::core`].
+//!
+//! Each expression gets an [`Answer`]: a type (possibly unknown after an error), whether it
+//! type-checked, and its *capabilities*: the attributes and tags known to be present when the
+//! expression evaluates to `true` (from `has` and `hasTag`). Singleton `True`/`False` types make
+//! `&&`, `||` and `if` skip the operands that never run, exactly as Cedar does.
+
+use mandate_syntax::ast::{Literal, Var};
+use mandate_syntax::{Diagnostic, Span};
+use smol_str::SmolStr;
+
+use super::codes;
+use super::core::{ArithOp, CExpr, CKind, P, Step};
+use super::ext;
+use super::index::{Env, Index, is_action_type};
+use super::types::{
+    AttrTy, BoolType, LubFailure, RecordTy, Type, are_disjoint, describe_expected, is_subtype, lub,
+    lub_all, show,
+};
+use crate::schema::ActionId;
+use std::rc::Rc;
+
+/// An expression a capability is about: `base` followed by `steps` (a prefix of a member
+/// chain). Two targets are equal when they denote the same expression structurally.
+#[derive(Clone, Copy, Debug)]
+struct Target<'a> {
+    base: &'a CExpr,
+    steps: &'a [Step],
+}
+
+impl<'a> Target<'a> {
+    fn of(e: &'a CExpr) -> Self {
+        Target {
+            base: e,
+            steps: &[],
+        }
+    }
+    fn normal(self) -> (&'a CExpr, &'a [Step]) {
+        match (&self.base.kind, self.steps.is_empty()) {
+            (CKind::Chain(base, steps), true) => (base, steps),
+            _ => (self.base, self.steps),
+        }
+    }
+}
+
+impl PartialEq for Target<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        let (b0, s0) = self.normal();
+        let (b1, s1) = other.normal();
+        s0 == s1 && b0 == b1
+    }
+}
+
+/// What a capability grants.
+#[derive(Clone, Debug, PartialEq)]
+enum What<'a> {
+    Attr(&'a str),
+    Tag(Target<'a>),
+}
+
+/// "`on` has attribute (or tag) `what`".
+#[derive(Clone, Debug, PartialEq)]
+struct Cap<'a> {
+    on: Target<'a>,
+    what: What<'a>,
+}
+
+/// A set of capabilities.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Caps<'a>(Vec<Cap<'a>>);
+
+impl<'a> Caps<'a> {
+    fn one(c: Cap<'a>) -> Self {
+        Caps(vec![c])
+    }
+    fn has(&self, c: &Cap<'a>) -> bool {
+        self.0.iter().any(|x| x == c)
+    }
+    /// The union; the comparisons made are charged to `budget`, so that pathological inputs
+    /// (thousands of `has` tests in one chain) end in `MD0117` rather than quadratic time.
+    fn union(&self, other: &Caps<'a>, budget: &mut u64) -> Caps<'a> {
+        charge(budget, self.0.len(), other.0.len());
+        let mut out = self.clone();
+        for c in &other.0 {
+            if !out.has(c) {
+                out.0.push(c.clone());
+            }
+        }
+        out
+    }
+    fn intersect(&self, other: &Caps<'a>, budget: &mut u64) -> Caps<'a> {
+        charge(budget, self.0.len(), other.0.len());
+        Caps(self.0.iter().filter(|c| other.has(c)).cloned().collect())
+    }
+}
+
+/// Charges `a * b` comparisons (and at least one unit) to the budget.
+fn charge(budget: &mut u64, a: usize, b: usize) {
+    let cost = u64::try_from(a.saturating_mul(b))
+        .unwrap_or(u64::MAX)
+        .max(1);
+    *budget = budget.saturating_sub(cost);
+}
+
+/// The result of checking an expression (Cedar's `TypecheckAnswer`).
+#[derive(Clone, Debug)]
+pub(crate) struct Answer<'a> {
+    /// The type, if one could be given (a failed check may still have one).
+    pub ty: Option<Type>,
+    /// Capabilities; empty unless `ok`.
+    pub caps: Caps<'a>,
+    /// Whether the expression type-checked.
+    pub ok: bool,
+}
+
+impl<'a> Answer<'a> {
+    fn ok(ty: Type) -> Self {
+        Answer {
+            ty: Some(ty),
+            caps: Caps::default(),
+            ok: true,
+        }
+    }
+    fn ok_opt(ty: Option<Type>, caps: Caps<'a>) -> Self {
+        Answer { ty, caps, ok: true }
+    }
+    fn fail(ty: Option<Type>) -> Self {
+        Answer {
+            ty,
+            caps: Caps::default(),
+            ok: false,
+        }
+    }
+    fn into_fail(self) -> Self {
+        Answer::fail(self.ty)
+    }
+    fn is_false(&self) -> bool {
+        self.ty.as_ref().is_some_and(Type::is_false)
+    }
+    fn is_true(&self) -> bool {
+        self.ty.as_ref().is_some_and(Type::is_true)
+    }
+    /// Splits into type, capabilities (empty when failed) and success.
+    fn parts(self) -> (Option<Type>, Caps<'a>, bool) {
+        let caps = if self.ok { self.caps } else { Caps::default() };
+        (self.ty, caps, self.ok)
+    }
+}
+
+/// Cedar's `then_typecheck`: runs `f` on the answer's type and capabilities, and marks the result
+/// failed if the answer was.
+fn then<'a>(a: Answer<'a>, f: impl FnOnce(Option<Type>, Caps<'a>) -> Answer<'a>) -> Answer<'a> {
+    let (ty, caps, ok) = a.parts();
+    let r = f(ty, caps);
+    if ok { r } else { r.into_fail() }
+}
+
+/// Where a least upper bound is needed, for the message.
+#[derive(Clone, Copy, Debug)]
+enum LubContext {
+    Set,
+    Conditional,
+    Equality,
+    Contains,
+    ContainsAnyAll(&'static str),
+    GetTag,
+}
+
+/// A help for an operand of the wrong type.
+type Help = fn(&Type) -> Option<&'static str>;
+
+fn no_help(_: &Type) -> Option<&'static str> {
+    None
+}
+
+const BOOL: &[Type] = &[Type::BOOL];
+const LONG: &[Type] = &[Type::Long];
+const STRING: &[Type] = &[Type::String];
+
+/// The most expression nodes checked for one statement (over all environments) before giving up.
+pub(crate) const WORK_BUDGET: u64 = 50_000_000;
+
+/// The checker for one environment.
+pub(crate) struct Checker<'i> {
+    index: &'i Index,
+    env: &'i Env,
+    principal_slot: Option<&'i SmolStr>,
+    resource_slot: Option<&'i SmolStr>,
+    /// Errors found, in order.
+    pub errors: Vec<Diagnostic>,
+    /// Nodes left to check; at zero every check fails (and the caller reports it).
+    pub budget: u64,
+}
+
+/// A literal value as Cedar's `==` on two literals compares it.
+#[derive(PartialEq)]
+enum LitVal<'a> {
+    Prim(&'a Literal),
+    Uid(&'a str, &'a str),
+}
+
+impl<'i> Checker<'i> {
+    pub(crate) fn new(
+        index: &'i Index,
+        env: &'i Env,
+        principal_slot: Option<&'i SmolStr>,
+        resource_slot: Option<&'i SmolStr>,
+        budget: u64,
+    ) -> Self {
+        Checker {
+            index,
+            env,
+            principal_slot,
+            resource_slot,
+            errors: Vec::new(),
+            budget,
+        }
+    }
+
+    fn error(&mut self, code: &'static str, span: Span, message: String, help: Option<String>) {
+        let mut d = Diagnostic::error(code, message).with_label(span, "");
+        if let Some(h) = help {
+            d = d.with_help(h);
+        }
+        self.errors.push(d);
+    }
+
+    // ----- entry points -----
+
+    /// Checks a statement's conditions `c0 && (c1 && (... && cn))` (Cedar's right fold of scope
+    /// and clauses). The forward pass checks each operand with the capabilities of those before
+    /// it, stopping after one of type `False`; the backward pass combines them as nested `&&`.
+    pub(crate) fn conditions<'a>(&mut self, conds: &'a [P]) -> Answer<'a> {
+        let mut answers: Vec<Answer<'a>> = Vec::with_capacity(conds.len());
+        let mut prior = Caps::default();
+        let mut tail: Option<Answer<'a>> = None;
+        let last = conds.len().saturating_sub(1);
+        for (i, c) in conds.iter().enumerate() {
+            let a = self.expect(&prior, c, BOOL, no_help);
+            if i == last {
+                tail = Some(a);
+                break;
+            }
+            if a.is_false() {
+                tail = Some(if a.ok {
+                    Answer::ok_opt(a.ty, Caps::default())
+                } else {
+                    a.into_fail()
+                });
+                break;
+            }
+            if a.ok {
+                prior = prior.union(&a.caps, &mut self.budget);
+            }
+            answers.push(a);
+        }
+        let mut result = tail.unwrap_or_else(|| Answer::ok(Type::singleton(true)));
+        while let Some(left) = answers.pop() {
+            result = self.and_combine(left, result);
+        }
+        result
+    }
+
+    /// Checks a quota's `by` (an entity or a `String`) and `cost` (a `Long`), under the
+    /// capabilities of its conditions.
+    pub(crate) fn quota<'a>(&mut self, caps: &Caps<'a>, by: Option<&'a P>, cost: Option<&'a P>) {
+        if let Some(by) = by {
+            let a = self.check(caps, by);
+            if let Some(ty) = &a.ty
+                && !is_subtype(ty, &Type::any_entity(), true)
+                && !is_subtype(ty, &Type::String, true)
+            {
+                self.error(
+                    codes::QUOTA_BY,
+                    by.span,
+                    format!("quota `by` must be an entity or a `String`, found `{}`", show(ty)),
+                    Some("the `by` expression names the bucket that requests are counted in, such as `principal` or `context.tenant`".into()),
+                );
+            }
+        }
+        if let Some(cost) = cost {
+            let a = self.check(caps, cost);
+            if let Some(ty) = &a.ty
+                && !is_subtype(ty, &Type::Long, true)
+            {
+                self.error(
+                    codes::QUOTA_COST,
+                    cost.span,
+                    format!("quota `cost` must be a `Long`, found `{}`", show(ty)),
+                    Some("the `cost` expression gives the units one request consumes".into()),
+                );
+            }
+        }
+    }
+
+    /// `left && right` when `left` is not `False` (the inner part of Cedar's `&&` rule).
+    fn and_combine<'a>(&mut self, left: Answer<'a>, right: Answer<'a>) -> Answer<'a> {
+        let (lt, lcaps, lok) = left.parts();
+        let (rt, rcaps, rok) = right.parts();
+        let r = match (&lt, &rt) {
+            (Some(_), Some(r)) if r.is_false() => Answer::ok(Type::singleton(false)),
+            (Some(_), Some(r)) if r.is_true() => {
+                Answer::ok_opt(lt, lcaps.union(&rcaps, &mut self.budget))
+            }
+            // Cedar keeps only the right operand's capabilities here.
+            (Some(l), Some(_)) if l.is_true() => Answer::ok_opt(rt, rcaps),
+            (Some(_), Some(_)) => {
+                Answer::ok_opt(Some(Type::BOOL), lcaps.union(&rcaps, &mut self.budget))
+            }
+            _ => Answer::fail(Some(Type::BOOL)),
+        };
+        let r = if rok { r } else { r.into_fail() };
+        if lok { r } else { r.into_fail() }
+    }
+
+    /// Whether the capability is among `prior` (charging the search to the budget).
+    fn known(&mut self, prior: &Caps<'_>, cap: &Cap<'_>) -> bool {
+        charge(&mut self.budget, prior.0.len(), 1);
+        prior.has(cap)
+    }
+
+    // ----- the core -----
+
+    fn expect<'a>(
+        &mut self,
+        prior: &Caps<'a>,
+        e: &'a CExpr,
+        expected: &[Type],
+        help: Help,
+    ) -> Answer<'a> {
+        let a = self.check(prior, e);
+        self.expect_answer(a, e.span, expected, help)
+    }
+
+    /// Cedar's `expect_one_of_types` on an answer already computed: the type must be a
+    /// (permissive) subtype of one of `expected`.
+    #[inline(never)]
+    fn expect_answer<'a>(
+        &mut self,
+        a: Answer<'a>,
+        span: Span,
+        expected: &[Type],
+        help: Help,
+    ) -> Answer<'a> {
+        then(a, |ty, caps| match ty {
+            Some(actual) => {
+                if expected.iter().any(|t| is_subtype(&actual, t, true)) {
+                    Answer::ok_opt(Some(actual), caps)
+                } else {
+                    self.error(
+                        codes::UNEXPECTED_TYPE,
+                        span,
+                        format!(
+                            "expected {}, found `{}`",
+                            describe_expected(expected),
+                            show(&actual)
+                        ),
+                        help(&actual).map(str::to_owned),
+                    );
+                    Answer::fail(None)
+                }
+            }
+            None => Answer::fail(None),
+        })
+    }
+
+    /// Checks an expression. A thin dispatcher: every kind is handled in its own function, so
+    /// that the frames on the recursion path stay small (the tree is at most 128 deep).
+    fn check<'a>(&mut self, prior: &Caps<'a>, e: &'a CExpr) -> Answer<'a> {
+        if self.budget == 0 {
+            return Answer::fail(None);
+        }
+        self.budget -= 1;
+        match &e.kind {
+            CKind::Lit(_) | CKind::Entity(_) | CKind::Var(_) | CKind::Slot(_) | CKind::Error => {
+                self.check_leaf(e)
+            }
+            CKind::If(c, t, f) => self.check_if(prior, e, c, t, f),
+            CKind::And(es) => self.check_and(prior, es),
+            CKind::Or(es) => self.check_or(prior, es),
+            CKind::Not(x) => self.check_not(prior, x),
+            CKind::Neg(x) => self.check_neg(prior, x),
+            CKind::Eq(a, b) => self.check_eq(prior, e, a, b),
+            CKind::Less(a, b, _) => self.check_less(prior, a, b),
+            CKind::Arith(first, rest) => self.check_arith(prior, first, rest),
+            CKind::In(a, b) => self.check_in(prior, a, b),
+            CKind::Has(x, attr) => self.check_has(prior, x, attr),
+            CKind::Like(x, _) => self.check_like(prior, x),
+            CKind::Is(x, ty) => self.check_is(prior, x, &ty.full),
+            CKind::Chain(base, steps) => self.check_chain(prior, base, steps),
+            CKind::Call(name, args) => self.check_ext(prior, &name.full, None, args, e.span),
+            CKind::Set(es) => self.check_set(prior, e, es),
+            CKind::Record(fields) => self.check_record(prior, fields),
+        }
+    }
+
+    #[inline(never)]
+    fn check_leaf<'a>(&mut self, e: &'a CExpr) -> Answer<'a> {
+        match &e.kind {
+            CKind::Lit(Literal::Bool(b)) => Answer::ok(Type::singleton(*b)),
+            CKind::Lit(Literal::Long(_)) => Answer::ok(Type::Long),
+            CKind::Lit(Literal::String(_)) => Answer::ok(Type::String),
+            // Unknown types and actions are reported once per policy, elsewhere.
+            CKind::Entity(uid) => match self.index.literal_type(&uid.ty.full, &uid.id) {
+                Some(ty) => Answer::ok(ty),
+                None => Answer::fail(None),
+            },
+            CKind::Var(Var::Principal) => Answer::ok(Type::entity(self.env.principal.clone())),
+            CKind::Var(Var::Resource) => Answer::ok(Type::entity(self.env.resource.clone())),
+            CKind::Var(Var::Action) => {
+                let action = &self.env.action;
+                match self.index.literal_type(&action.ty, &action.id) {
+                    Some(ty) => Answer::ok(ty),
+                    None => Answer::fail(None),
+                }
+            }
+            CKind::Var(Var::Context) => Answer::ok(Type::Record(Rc::clone(&self.env.context))),
+            CKind::Slot(slot) => {
+                let linked = match slot {
+                    mandate_syntax::ast::SlotId::Principal => self.principal_slot,
+                    mandate_syntax::ast::SlotId::Resource => self.resource_slot,
+                };
+                Answer::ok(Type::Entity(linked.cloned()))
+            }
+            _ => Answer::fail(None),
+        }
+    }
+
+    #[inline(never)]
+    fn check_not<'a>(&mut self, prior: &Caps<'a>, x: &'a CExpr) -> Answer<'a> {
+        let a = self.expect(prior, x, BOOL, no_help);
+        then(a, |ty, _| match ty {
+            Some(Type::Bool(b)) => Answer::ok(Type::Bool(match b {
+                BoolType::True => BoolType::False,
+                BoolType::False => BoolType::True,
+                BoolType::Any => BoolType::Any,
+            })),
+            Some(_) => Answer::ok(Type::BOOL),
+            None => Answer::fail(Some(Type::BOOL)),
+        })
+    }
+
+    #[inline(never)]
+    fn check_neg<'a>(&mut self, prior: &Caps<'a>, x: &'a CExpr) -> Answer<'a> {
+        let a = self.expect(prior, x, LONG, no_help);
+        then(a, |_, _| Answer::ok(Type::Long))
+    }
+
+    #[inline(never)]
+    fn check_like<'a>(&mut self, prior: &Caps<'a>, x: &'a CExpr) -> Answer<'a> {
+        let a = self.expect(prior, x, STRING, |t| match t {
+            Type::Entity(_) => Some("to test an entity's type, use `is`"),
+            _ => None,
+        });
+        then(a, |_, _| Answer::ok(Type::BOOL))
+    }
+
+    #[inline(never)]
+    fn check_is<'a>(&mut self, prior: &Caps<'a>, x: &'a CExpr, ty: &str) -> Answer<'a> {
+        let a = self.expect(prior, x, &[Type::any_entity()], |_| {
+            Some("`is` tests the type of an entity; other values have no entity type")
+        });
+        then(a, |actual, _| match actual {
+            Some(Type::Entity(Some(name))) => Answer::ok(Type::singleton(name.as_str() == ty)),
+            Some(Type::Entity(None)) => Answer::ok(Type::BOOL),
+            _ => Answer::fail(Some(Type::BOOL)),
+        })
+    }
+
+    #[inline(never)]
+    fn check_record<'a>(&mut self, prior: &Caps<'a>, fields: &'a [(SmolStr, P)]) -> Answer<'a> {
+        let mut attrs = std::collections::BTreeMap::new();
+        let mut typed = true;
+        let mut all_ok = true;
+        for (k, v) in fields {
+            let a = self.check(prior, v);
+            all_ok &= a.ok;
+            match a.ty {
+                Some(ty) => {
+                    attrs.insert(k.clone(), AttrTy { ty, required: true });
+                }
+                None => typed = false,
+            }
+        }
+        let r = if typed {
+            Answer::ok(Type::Record(Rc::new(RecordTy { attrs, open: false })))
+        } else {
+            Answer::fail(None)
+        };
+        if all_ok { r } else { r.into_fail() }
+    }
+
+    #[inline(never)]
+    fn check_if<'a>(
+        &mut self,
+        prior: &Caps<'a>,
+        e: &'a CExpr,
+        c: &'a CExpr,
+        t: &'a CExpr,
+        f: &'a CExpr,
+    ) -> Answer<'a> {
+        let test = self.expect(prior, c, BOOL, no_help);
+        let is_true = test.is_true();
+        let is_false = test.is_false();
+        then(test, |_, test_caps| {
+            if is_true {
+                let with_test = prior.union(&test_caps, &mut self.budget);
+                let a = self.check(&with_test, t);
+                then(a, |ty, caps| {
+                    Answer::ok_opt(ty, caps.union(&test_caps, &mut self.budget))
+                })
+            } else if is_false {
+                let a = self.check(prior, f);
+                then(a, Answer::ok_opt)
+            } else {
+                let with_test = prior.union(&test_caps, &mut self.budget);
+                let mut a_then = self.check(&with_test, t);
+                if a_then.ok {
+                    a_then.caps = a_then.caps.union(&test_caps, &mut self.budget);
+                }
+                let a_else = self.check(prior, f);
+                then(a_then, |then_ty, then_caps| {
+                    then(a_else, |else_ty, else_caps| {
+                        match self.lub_or_error(
+                            e.span,
+                            &[then_ty, else_ty],
+                            LubContext::Conditional,
+                        ) {
+                            Some(ty) => Answer::ok_opt(
+                                Some(ty),
+                                else_caps.intersect(&then_caps, &mut self.budget),
+                            ),
+                            None => Answer::fail(None),
+                        }
+                    })
+                })
+            }
+        })
+    }
+
+    /// `a && b && c` as `(a && b) && c`.
+    #[inline(never)]
+    fn check_and<'a>(&mut self, prior: &Caps<'a>, es: &'a [P]) -> Answer<'a> {
+        let mut iter = es.iter();
+        let Some(first) = iter.next() else {
+            return Answer::fail(None);
+        };
+        let mut acc = self.expect(prior, first, BOOL, no_help);
+        for e in iter {
+            if acc.is_false() {
+                // `false && e` is `false` without looking at `e`; the capabilities are dropped.
+                return if acc.ok {
+                    Answer::ok_opt(acc.ty, Caps::default())
+                } else {
+                    acc.into_fail()
+                };
+            }
+            let with_left = if acc.ok {
+                prior.union(&acc.caps, &mut self.budget)
+            } else {
+                prior.clone()
+            };
+            let right = self.expect(&with_left, e, BOOL, no_help);
+            acc = self.and_combine(acc, right);
+        }
+        acc
+    }
+
+    /// `a || b || c` as `(a || b) || c`.
+    #[inline(never)]
+    fn check_or<'a>(&mut self, prior: &Caps<'a>, es: &'a [P]) -> Answer<'a> {
+        let mut iter = es.iter();
+        let Some(first) = iter.next() else {
+            return Answer::fail(None);
+        };
+        let mut acc = self.expect(prior, first, BOOL, no_help);
+        for e in iter {
+            if acc.is_true() {
+                // `true || e` is `true` without looking at `e`, keeping the left capabilities.
+                return acc;
+            }
+            let right = self.expect(prior, e, BOOL, no_help);
+            let (lt, lcaps, lok) = acc.parts();
+            let (rt, rcaps, rok) = right.parts();
+            let r = match (&lt, &rt) {
+                (Some(_), Some(r)) if r.is_true() => Answer::ok_opt(rt, rcaps),
+                (Some(_), Some(r)) if r.is_false() => Answer::ok_opt(lt, lcaps),
+                (Some(l), Some(_)) if l.is_false() => Answer::ok_opt(rt, rcaps),
+                (Some(_), Some(_)) => {
+                    Answer::ok_opt(Some(Type::BOOL), rcaps.intersect(&lcaps, &mut self.budget))
+                }
+                _ => Answer::fail(Some(Type::BOOL)),
+            };
+            let r = if rok { r } else { r.into_fail() };
+            acc = if lok { r } else { r.into_fail() };
+        }
+        acc
+    }
+
+    /// The literal an expression denotes for `==` folding, with `action` replaced by the
+    /// environment's action (Cedar's `replace_action_var_with_euid`).
+    fn literal_of<'e>(&'e self, e: &'e CExpr) -> Option<LitVal<'e>> {
+        match &e.kind {
+            CKind::Lit(l) => Some(LitVal::Prim(l)),
+            CKind::Entity(uid) => Some(LitVal::Uid(&uid.ty.full, &uid.id)),
+            CKind::Var(Var::Action) => Some(LitVal::Uid(&self.env.action.ty, &self.env.action.id)),
+            _ => None,
+        }
+    }
+
+    /// The entity literal an expression denotes (an entity literal or `action`).
+    fn uid_of<'e>(&'e self, e: &'e CExpr) -> Option<(&'e str, &'e str)> {
+        match self.literal_of(e)? {
+            LitVal::Uid(ty, id) => Some((ty, id)),
+            LitVal::Prim(_) => None,
+        }
+    }
+
+    #[inline(never)]
+    fn check_eq<'a>(
+        &mut self,
+        prior: &Caps<'a>,
+        e: &'a CExpr,
+        a: &'a CExpr,
+        b: &'a CExpr,
+    ) -> Answer<'a> {
+        let la = self.check(prior, a);
+        let lb = self.check(prior, b);
+        then(la, |ta, _| {
+            then(lb, |tb, _| {
+                let disjoint = matches!((&ta, &tb), (Some(x), Some(y)) if are_disjoint(x, y));
+                let ty = if disjoint {
+                    Type::singleton(false)
+                } else {
+                    match (self.literal_of(a), self.literal_of(b)) {
+                        (Some(x), Some(y)) => Type::singleton(x == y),
+                        _ => Type::BOOL,
+                    }
+                };
+                self.strict_compatible(ty, ta.as_ref(), tb.as_ref(), e.span, LubContext::Equality)
+            })
+        })
+    }
+
+    /// Cedar's `enforce_strict_equality`: unless the result is already known, the operand types
+    /// must have a least upper bound.
+    fn strict_compatible<'a>(
+        &mut self,
+        result: Type,
+        lhs: Option<&Type>,
+        rhs: Option<&Type>,
+        span: Span,
+        context: LubContext,
+    ) -> Answer<'a> {
+        if matches!(result, Type::Bool(b) if b != super::types::BoolType::Any) {
+            return Answer::ok(result);
+        }
+        if let (Some(l), Some(r)) = (lhs, rhs)
+            && let Err(why) = lub(l, r)
+        {
+            self.lub_error(span, &[l.clone(), r.clone()], why, context);
+            return Answer::fail(Some(result));
+        }
+        Answer::ok(result)
+    }
+
+    fn lub_error(&mut self, span: Span, types: &[Type], why: LubFailure, context: LubContext) {
+        let mut shown: Vec<String> = Vec::new();
+        for t in types {
+            let s = format!("`{}`", show(t));
+            if !shown.contains(&s) {
+                shown.push(s);
+            }
+        }
+        let list = match shown.as_slice() {
+            [one] => one.clone(),
+            [init @ .., last] => format!("{} and {last}", init.join(", ")),
+            [] => String::new(),
+        };
+        let message = match context {
+            LubContext::Set => format!("set elements have incompatible types {list}"),
+            LubContext::Conditional => {
+                format!("the branches of `if` have incompatible types {list}")
+            }
+            LubContext::Equality => format!("`==` compares incompatible types {list}"),
+            LubContext::Contains => {
+                format!("`contains` tests for an element of an incompatible type: {list}")
+            }
+            LubContext::ContainsAnyAll(m) => format!("`{m}` compares incompatible sets {list}"),
+            LubContext::GetTag => {
+                format!("the tags read by `getTag` have incompatible types {list}")
+            }
+        };
+        self.error(
+            codes::INCOMPATIBLE_TYPES,
+            span,
+            message,
+            Some(why.help().to_owned()),
+        );
+    }
+
+    /// Cedar's `least_upper_bound_or_error`: `None` (without an error) if a type is unknown.
+    fn lub_or_error(
+        &mut self,
+        span: Span,
+        types: &[Option<Type>],
+        context: LubContext,
+    ) -> Option<Type> {
+        let known: Option<Vec<Type>> = types.iter().cloned().collect();
+        let known = known?;
+        match lub_all(&known) {
+            Ok(t) => Some(t),
+            Err(why) => {
+                self.lub_error(span, &known, why, context);
+                None
+            }
+        }
+    }
+
+    #[inline(never)]
+    fn check_less<'a>(&mut self, prior: &Caps<'a>, a: &'a CExpr, b: &'a CExpr) -> Answer<'a> {
+        let la = self.check(prior, a);
+        then(la, |t1, _| {
+            let lb = self.check(prior, b);
+            then(lb, |t2, _| {
+                let comparable = |t: &Type| match t {
+                    Type::Long => true,
+                    Type::Ext(n) => ext::COMPARABLE.contains(n),
+                    _ => false,
+                };
+                let all: Vec<Type> = std::iter::once(Type::Long)
+                    .chain(ext::COMPARABLE.iter().map(|n| Type::Ext(n)))
+                    .collect();
+                let bool_fail = Answer::fail(Some(Type::BOOL));
+                match (&t1, &t2) {
+                    (Some(Type::Never), Some(Type::Never)) => bool_fail,
+                    (Some(Type::Never), Some(other)) | (Some(other), Some(Type::Never)) => {
+                        if comparable(other) {
+                            Answer::ok(Type::BOOL)
+                        } else {
+                            let span = if matches!(t1, Some(Type::Never)) {
+                                b.span
+                            } else {
+                                a.span
+                            };
+                            self.unexpected(span, &all, other);
+                            bool_fail
+                        }
+                    }
+                    (Some(x), Some(y)) if x == y && comparable(x) => Answer::ok(Type::BOOL),
+                    (Some(Type::Long), Some(other)) => {
+                        self.unexpected(b.span, LONG, other);
+                        bool_fail
+                    }
+                    (Some(other), Some(Type::Long)) => {
+                        self.unexpected(a.span, LONG, other);
+                        bool_fail
+                    }
+                    (Some(x), Some(y)) if comparable(x) => {
+                        self.unexpected(b.span, std::slice::from_ref(x), y);
+                        bool_fail
+                    }
+                    (Some(x), Some(y)) if comparable(y) => {
+                        self.unexpected(a.span, std::slice::from_ref(y), x);
+                        bool_fail
+                    }
+                    (Some(x), Some(y)) => {
+                        self.unexpected(a.span, &all, x);
+                        self.unexpected(b.span, &all, y);
+                        bool_fail
+                    }
+                    _ => bool_fail,
+                }
+            })
+        })
+    }
+
+    fn unexpected(&mut self, span: Span, expected: &[Type], actual: &Type) {
+        self.error(
+            codes::UNEXPECTED_TYPE,
+            span,
+            format!(
+                "expected {}, found `{}`",
+                describe_expected(expected),
+                show(actual)
+            ),
+            None,
+        );
+    }
+
+    #[inline(never)]
+    fn check_arith<'a>(
+        &mut self,
+        prior: &Caps<'a>,
+        first: &'a CExpr,
+        rest: &'a [(ArithOp, P)],
+    ) -> Answer<'a> {
+        let mut acc: Option<Answer<'a>> = None;
+        let mut span = first.span;
+        for (op, x) in rest {
+            let help: Help = match op {
+                ArithOp::Add => |t| match t {
+                    Type::String => Some("Cedar has no string concatenation"),
+                    Type::Set(_) => Some(
+                        "Cedar has no set operators; use `contains`, `containsAll` or `containsAny`",
+                    ),
+                    _ => None,
+                },
+                ArithOp::Sub | ArithOp::Mul => |t| match t {
+                    Type::Set(_) => Some(
+                        "Cedar has no set operators; use `contains`, `containsAll` or `containsAny`",
+                    ),
+                    _ => None,
+                },
+            };
+            let left = match acc.take() {
+                None => self.expect(prior, first, LONG, help),
+                Some(a) => self.expect_answer(a, span, LONG, help),
+            };
+            acc = Some(then(left, |_, _| {
+                let right = self.expect(prior, x, LONG, help);
+                then(right, |_, _| Answer::ok(Type::Long))
+            }));
+            span = span.to(x.span);
+        }
+        match acc {
+            Some(a) => a,
+            None => self.check(prior, first),
+        }
+    }
+
+    #[inline(never)]
+    fn check_in<'a>(&mut self, prior: &Caps<'a>, a: &'a CExpr, b: &'a CExpr) -> Answer<'a> {
+        let la = self.expect(prior, a, &[Type::any_entity()], |_| {
+            Some("`in` tests entity membership; for sets, use `contains`")
+        });
+        let lb = self.expect(
+            prior,
+            b,
+            &[
+                Type::Set(Some(Rc::new(Type::any_entity()))),
+                Type::any_entity(),
+            ],
+            |t| match t {
+                Type::Set(_) => Some("`in` tests entity membership; for sets, use `contains`"),
+                Type::String => Some("to match strings, use `like`"),
+                _ => None,
+            },
+        );
+        let both_ok = la.ok && lb.ok;
+        then(la, |lt, _| {
+            then(lb, |rt, _| {
+                if !both_ok {
+                    return Answer::fail(Some(Type::BOOL));
+                }
+                let lhs_uid = self.uid_of(a);
+                let rhs_uids: Option<Vec<(&str, &str)>> = match self.uid_of(b) {
+                    Some(u) => Some(vec![u]),
+                    None => match &b.kind {
+                        CKind::Set(es) => es.iter().map(|x| self.uid_of(x)).collect(),
+                        _ => None,
+                    },
+                };
+                let r = match (lhs_uid, rhs_uids) {
+                    (Some(l), Some(rs)) if is_action_type(l.0) => self.action_in_literals(l, &rs),
+                    _ => {
+                        let lhs = lt.as_ref().and_then(Type::entity_name);
+                        let rhs = match &rt {
+                            Some(Type::Entity(Some(n))) => Some(n),
+                            Some(Type::Set(Some(el))) => el.entity_name(),
+                            _ => None,
+                        };
+                        match (lhs, rhs) {
+                            (Some(l), Some(r))
+                                if !(self.index.is_type_in(l, r)
+                                    || self.index.action_in_entity_type(l, r)) =>
+                            {
+                                Answer::ok(Type::singleton(false))
+                            }
+                            _ => Answer::ok(Type::BOOL),
+                        }
+                    }
+                };
+                then(r, |ty, _| Answer::ok_opt(ty, Caps::default()))
+            })
+        })
+    }
+
+    /// An action `in` entity literals: decided by the action hierarchy.
+    fn action_in_literals<'a>(&self, lhs: (&str, &str), rhs: &[(&str, &str)]) -> Answer<'a> {
+        let actions: Vec<ActionId> = rhs
+            .iter()
+            .filter(|(ty, _)| is_action_type(ty))
+            .map(|(ty, id)| ActionId::new(*ty, *id))
+            .collect();
+        if actions.is_empty() {
+            return Answer::ok(Type::singleton(false));
+        }
+        match self.index.actions_in_set(actions.iter()) {
+            Some(set) => Answer::ok(Type::singleton(set.contains(&ActionId::new(lhs.0, lhs.1)))),
+            None => Answer::fail(Some(Type::BOOL)),
+        }
+    }
+
+    fn entity_or_record_help(t: &Type) -> Option<&'static str> {
+        match t {
+            Type::Set(_) => Some("to test set membership, use `contains`"),
+            Type::String => Some("to match strings, use `like`"),
+            _ => None,
+        }
+    }
+
+    #[inline(never)]
+    fn check_has<'a>(&mut self, prior: &Caps<'a>, x: &'a CExpr, attr: &'a SmolStr) -> Answer<'a> {
+        let a = self.expect(
+            prior,
+            x,
+            &[Type::any_entity(), Type::any_record()],
+            Self::entity_or_record_help,
+        );
+        let cap = Cap {
+            on: Target::of(x),
+            what: What::Attr(attr),
+        };
+        then(a, |ty, _| match ty {
+            Some(t) => match self.attr_type(&t, attr) {
+                Some(at) => {
+                    let known =
+                        (at.required && matches!(t, Type::Record(_))) || self.known(prior, &cap);
+                    let ty = if known {
+                        Type::singleton(true)
+                    } else {
+                        Type::BOOL
+                    };
+                    Answer::ok_opt(Some(ty), Caps::one(cap))
+                }
+                None => Answer::ok(if self.may_have_attr(&t, attr) {
+                    Type::BOOL
+                } else {
+                    Type::singleton(false)
+                }),
+            },
+            None => Answer::fail(Some(Type::BOOL)),
+        })
+    }
+
+    /// The declared type of attribute `attr` of an entity or record type.
+    fn attr_type(&self, t: &Type, attr: &str) -> Option<AttrTy> {
+        match t {
+            Type::Record(r) => r.attrs.get(attr).cloned(),
+            Type::Entity(Some(n)) => self
+                .index
+                .entities
+                .get(n)
+                .and_then(|e| e.shape.attrs.get(attr).cloned()),
+            _ => None,
+        }
+    }
+
+    fn all_attrs(&self, t: &Type) -> Vec<SmolStr> {
+        match t {
+            Type::Record(r) => r.attrs.keys().cloned().collect(),
+            Type::Entity(Some(n)) => self
+                .index
+                .entities
+                .get(n)
+                .map(|e| e.shape.attrs.keys().cloned().collect())
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Cedar's `may_have_attr`.
+    fn may_have_attr(&self, t: &Type, attr: &str) -> bool {
+        match t {
+            Type::Never | Type::Entity(None) => true,
+            Type::Entity(Some(n)) => match self.index.entities.get(n) {
+                Some(e) => e.shape.open || e.shape.attrs.contains_key(attr),
+                None => !is_action_type(n),
+            },
+            Type::Record(r) => r.open || r.attrs.contains_key(attr),
+            _ => false,
+        }
+    }
+
+    #[inline(never)]
+    fn check_chain<'a>(
+        &mut self,
+        prior: &Caps<'a>,
+        base: &'a CExpr,
+        steps: &'a [Step],
+    ) -> Answer<'a> {
+        let mut cur = self.check(prior, base);
+        let mut recv_span = base.span;
+        for (i, step) in steps.iter().enumerate() {
+            let target = Target {
+                base,
+                steps: steps.get(..i).unwrap_or(&[]),
+            };
+            let span = recv_span.to(step.span());
+            cur = match step {
+                Step::Attr(attr, _) => self.get_attr(prior, cur, target, recv_span, attr, span),
+                Step::Method(name, args, _) => {
+                    self.method(prior, cur, target, recv_span, name, args, span)
+                }
+            };
+            recv_span = span;
+        }
+        cur
+    }
+
+    #[inline(never)]
+    fn get_attr<'a>(
+        &mut self,
+        prior: &Caps<'a>,
+        recv: Answer<'a>,
+        target: Target<'a>,
+        recv_span: Span,
+        attr: &'a SmolStr,
+        span: Span,
+    ) -> Answer<'a> {
+        let recv = self.expect_answer(
+            recv,
+            recv_span,
+            &[Type::any_entity(), Type::any_record()],
+            Self::entity_or_record_help,
+        );
+        then(recv, |ty, _| {
+            let Some(t) = ty else {
+                return Answer::fail(None);
+            };
+            match self.attr_type(&t, attr) {
+                Some(at) => {
+                    let cap = Cap {
+                        on: target,
+                        what: What::Attr(attr),
+                    };
+                    if at.required || self.known(prior, &cap) {
+                        Answer::ok(at.ty)
+                    } else {
+                        self.error(
+                            codes::OPTIONAL_ATTRIBUTE,
+                            span,
+                            format!("attribute `{attr}` of {} may be absent", self.owner(&t)),
+                            Some(match target_text(target) {
+                                Some(t) => format!(
+                                    "test for it first, as in `{t} has {} && {t}{}`",
+                                    display_attr(attr),
+                                    access_text(attr)
+                                ),
+                                None => format!(
+                                    "test for it first with `has {}`, in a condition that guards this access",
+                                    display_attr(attr)
+                                ),
+                            }),
+                        );
+                        Answer::fail(Some(at.ty))
+                    }
+                }
+                None => {
+                    let attrs = self.all_attrs(&t);
+                    let help = super::suggest_name(attr, attrs.iter().map(SmolStr::as_str))
+                        .map(|s| format!("did you mean `{s}`?"))
+                        .or_else(|| {
+                            (!attrs.is_empty() && attrs.len() <= 12).then(|| {
+                                format!(
+                                    "the attributes are {}",
+                                    attrs
+                                        .iter()
+                                        .map(|a| format!("`{a}`"))
+                                        .collect::<Vec<_>>()
+                                        .join(", ")
+                                )
+                            })
+                        })
+                        .or_else(|| {
+                            attrs
+                                .is_empty()
+                                .then(|| format!("{} has no attributes", self.owner(&t)))
+                        });
+                    self.error(
+                        codes::UNKNOWN_ATTRIBUTE,
+                        span,
+                        format!("attribute `{attr}` not found on {}", self.owner(&t)),
+                        help,
+                    );
+                    Answer::fail(None)
+                }
+            }
+        })
+    }
+
+    /// How to name the owner of an attribute in a message.
+    fn owner(&self, t: &Type) -> String {
+        match t {
+            Type::Entity(Some(n)) => format!("entity type `{n}`"),
+            Type::Record(r) if Rc::ptr_eq(r, &self.env.context) => {
+                format!("the context of `{}`", self.env.action)
+            }
+            other => format!("`{}`", show(other)),
+        }
+    }
+
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "a method call has this many parts"
+    )]
+    #[inline(never)]
+    fn method<'a>(
+        &mut self,
+        prior: &Caps<'a>,
+        recv: Answer<'a>,
+        target: Target<'a>,
+        recv_span: Span,
+        name: &'a SmolStr,
+        args: &'a [P],
+        span: Span,
+    ) -> Answer<'a> {
+        let set_help: Help = |t| match t {
+            Type::Entity(_) => Some("to test entity membership, use `in`"),
+            Type::Record(_) => Some("to test for an attribute, use `has`"),
+            Type::String => Some("to match strings, use `like`"),
+            _ => None,
+        };
+        match (name.as_str(), args) {
+            ("contains", [x]) => {
+                let recv = self.expect_answer(recv, recv_span, &[Type::any_set()], set_help);
+                then(recv, |t1, _| {
+                    let ax = self.check(prior, x);
+                    then(ax, |t2, _| {
+                        let element = match &t1 {
+                            Some(Type::Set(Some(el))) => Some(el.as_ref().clone()),
+                            _ => None,
+                        };
+                        self.strict_compatible(
+                            Type::BOOL,
+                            element.as_ref(),
+                            t2.as_ref(),
+                            span,
+                            LubContext::Contains,
+                        )
+                    })
+                })
+            }
+            (m @ ("containsAll" | "containsAny"), [x]) => {
+                let m: &'static str = if m == "containsAll" {
+                    "containsAll"
+                } else {
+                    "containsAny"
+                };
+                let recv = self.expect_answer(recv, recv_span, &[Type::any_set()], set_help);
+                then(recv, |t1, _| {
+                    let ax = self.expect(prior, x, &[Type::any_set()], |_| {
+                        Some("to test for one element, use `contains`")
+                    });
+                    then(ax, |t2, _| {
+                        self.strict_compatible(
+                            Type::BOOL,
+                            t1.as_ref(),
+                            t2.as_ref(),
+                            span,
+                            LubContext::ContainsAnyAll(m),
+                        )
+                    })
+                })
+            }
+            ("isEmpty", []) => {
+                let recv = self.expect_answer(recv, recv_span, &[Type::any_set()], |t| match t {
+                    Type::String => Some("to test for the empty string, compare with `\"\"`"),
+                    _ => None,
+                });
+                then(recv, |_, _| Answer::ok(Type::BOOL))
+            }
+            ("hasTag", [x]) => {
+                let recv = self.expect_answer(recv, recv_span, &[Type::any_entity()], no_help);
+                then(recv, |t1, _| {
+                    let ax = self.expect(prior, x, STRING, no_help);
+                    then(ax, |_, _| {
+                        let Some(Type::Entity(kind)) = t1 else {
+                            return Answer::fail(None);
+                        };
+                        let cap = Cap {
+                            on: target,
+                            what: What::Tag(Target::of(x)),
+                        };
+                        let ty = if self.tag_types(kind.as_ref()).is_empty() {
+                            Type::singleton(false)
+                        } else if self.known(prior, &cap) {
+                            Type::singleton(true)
+                        } else {
+                            Type::BOOL
+                        };
+                        Answer::ok_opt(Some(ty), Caps::one(cap))
+                    })
+                })
+            }
+            ("getTag", [x]) => {
+                let recv = self.expect_answer(recv, recv_span, &[Type::any_entity()], no_help);
+                then(recv, |t1, _| {
+                    let ax = self.expect(prior, x, STRING, no_help);
+                    then(ax, |_, _| {
+                        let Some(Type::Entity(kind)) = t1 else {
+                            return Answer::fail(None);
+                        };
+                        let cap = Cap {
+                            on: target,
+                            what: What::Tag(Target::of(x)),
+                        };
+                        let owner = match &kind {
+                            Some(n) => format!("entity type `{n}`"),
+                            None => "this entity".to_owned(),
+                        };
+                        if !self.known(prior, &cap) {
+                            self.error(
+                                codes::UNSAFE_TAG,
+                                span,
+                                "tag read by `getTag` may be absent".to_owned(),
+                                Some(match (target_text(target), target_text(Target::of(x))) {
+                                    (Some(t), Some(k)) => format!(
+                                        "test for it first, as in `{t}.hasTag({k}) && {t}.getTag({k})`"
+                                    ),
+                                    _ => "test for it first with `hasTag`, in a condition that guards this access".to_owned(),
+                                }),
+                            );
+                            return Answer::fail(None);
+                        }
+                        let tags = self.tag_types(kind.as_ref());
+                        if tags.is_empty() {
+                            self.error(
+                                codes::NO_TAGS,
+                                span,
+                                format!("{owner} has no tags"),
+                                Some(
+                                    "declare tags in the schema, as in `entity User tags String;`"
+                                        .to_owned(),
+                                ),
+                            );
+                            return Answer::fail(None);
+                        }
+                        match lub_all(&tags) {
+                            Ok(t) => Answer::ok(t),
+                            Err(why) => {
+                                self.lub_error(span, &tags, why, LubContext::GetTag);
+                                Answer::fail(None)
+                            }
+                        }
+                    })
+                })
+            }
+            ("contains" | "containsAll" | "containsAny" | "isEmpty" | "hasTag" | "getTag", _) => {
+                // A wrong number of arguments to a built-in method is a parse error (`MD0018`).
+                for x in args {
+                    self.check(prior, x);
+                }
+                Answer::fail(None)
+            }
+            _ => self.check_ext(prior, name, Some((recv, recv_span)), args, span),
+        }
+    }
+
+    /// Tag types of the entity type (all declared tag types for "any entity").
+    fn tag_types(&self, kind: Option<&SmolStr>) -> Vec<Type> {
+        let mut out: Vec<Type> = Vec::new();
+        let mut add = |t: &Type| {
+            if !out.contains(t) {
+                out.push(t.clone());
+            }
+        };
+        match kind {
+            Some(n) => {
+                if let Some(t) = self.index.entities.get(n).and_then(|e| e.tags.as_ref()) {
+                    add(t);
+                }
+            }
+            None => self
+                .index
+                .entities
+                .values()
+                .filter_map(|e| e.tags.as_ref())
+                .for_each(add),
+        }
+        out
+    }
+
+    /// An extension function or method call (Cedar's `typecheck_extension`); for a method, the
+    /// receiver's answer is the first argument.
+    #[inline(never)]
+    fn check_ext<'a>(
+        &mut self,
+        prior: &Caps<'a>,
+        name: &str,
+        recv: Option<(Answer<'a>, Span)>,
+        args: &'a [P],
+        span: Span,
+    ) -> Answer<'a> {
+        let Some(f) = ext::lookup(name) else {
+            self.error(
+                codes::UNKNOWN_FUNCTION,
+                span,
+                format!("unknown extension function `{name}`"),
+                None,
+            );
+            for x in args {
+                self.check(prior, x);
+            }
+            return Answer::fail(None);
+        };
+        let count = args.len() + usize::from(recv.is_some());
+        let mut failed = false;
+        if count != f.args.len() {
+            let (n, m) = match recv {
+                Some(_) => (f.args.len().saturating_sub(1), args.len()),
+                None => (f.args.len(), args.len()),
+            };
+            self.error(
+                codes::WRONG_ARGUMENT_COUNT,
+                span,
+                format!(
+                    "`{}` takes {n} argument{}, found {m}",
+                    f.name,
+                    if n == 1 { "" } else { "s" }
+                ),
+                None,
+            );
+            failed = true;
+        }
+        if let Some(valid) = f.check {
+            if let [arg] = args
+                && let CKind::Lit(Literal::String(s)) = &arg.kind
+                && !valid(s)
+            {
+                self.error(
+                    codes::INVALID_EXTENSION_LITERAL,
+                    arg.span,
+                    format!(
+                        "invalid `{}` literal `\"{}\"`",
+                        f.name,
+                        mandate_syntax::ast::escape_str(s)
+                    ),
+                    Some(ext::format_help(f.name).to_owned()),
+                );
+                failed = true;
+            }
+            if let Some(bad) = args
+                .iter()
+                .find(|a| !matches!(a.kind, CKind::Lit(_) | CKind::Entity(_)))
+            {
+                self.error(
+                    codes::NON_LITERAL_EXTENSION,
+                    bad.span,
+                    format!("the argument of `{}` must be a string literal", f.name),
+                    Some(format!(
+                        "strict validation checks `{}` values when it reads them; build values from request data with methods instead",
+                        f.name
+                    )),
+                );
+                failed = true;
+            }
+        }
+        if failed {
+            for x in args {
+                self.check(prior, x);
+            }
+            return Answer::fail(Some(f.ret));
+        }
+        let mut all_ok = true;
+        let mut expected = f.args.iter();
+        if let Some((a, recv_span)) = recv {
+            let want = expected.next().cloned().unwrap_or(Type::Never);
+            let a = self.expect_answer(a, recv_span, std::slice::from_ref(&want), no_help);
+            all_ok &= a.ok;
+        }
+        for (x, want) in args.iter().zip(expected) {
+            let a = self.expect(prior, x, std::slice::from_ref(want), no_help);
+            all_ok &= a.ok;
+        }
+        if all_ok {
+            Answer::ok(f.ret)
+        } else {
+            Answer::fail(Some(f.ret))
+        }
+    }
+
+    #[inline(never)]
+    fn check_set<'a>(&mut self, prior: &Caps<'a>, e: &'a CExpr, es: &'a [P]) -> Answer<'a> {
+        let answers: Vec<Answer<'a>> = es.iter().map(|x| self.check(prior, x)).collect();
+        let all_ok = answers.iter().all(|a| a.ok);
+        let types: Vec<Option<Type>> = answers.into_iter().map(|a| a.ty).collect();
+        let element = self.lub_or_error(e.span, &types, LubContext::Set);
+        let r = if es.is_empty() {
+            self.error(
+                codes::EMPTY_SET,
+                e.span,
+                "empty set literal".to_owned(),
+                Some("strict validation needs to know the element type of every set; compare with a non-empty set or use `isEmpty()`".to_owned()),
+            );
+            Answer::fail(None)
+        } else {
+            match element {
+                Some(el) => Answer::ok(Type::Set(Some(Rc::new(el)))),
+                None => Answer::fail(None),
+            }
+        };
+        if all_ok { r } else { r.into_fail() }
+    }
+}
+
+/// Source-like text for a simple expression (a variable, entity or string literal followed by
+/// attribute accesses), for help messages.
+fn target_text(t: Target<'_>) -> Option<String> {
+    let (base, steps) = t.normal();
+    let mut out = match &base.kind {
+        CKind::Var(v) => v.as_str().to_owned(),
+        CKind::Entity(uid) => uid.to_string(),
+        CKind::Lit(Literal::String(s)) => format!("\"{}\"", mandate_syntax::ast::escape_str(s)),
+        _ => return None,
+    };
+    for step in steps {
+        match step {
+            Step::Attr(a, _) => out.push_str(&access_text(a)),
+            Step::Method(..) => return None,
+        }
+    }
+    Some(out)
+}
+
+/// `.a` or `["a b"]`.
+fn access_text(attr: &str) -> String {
+    if mandate_syntax::ast::is_ident(attr) {
+        format!(".{attr}")
+    } else {
+        format!("[\"{}\"]", mandate_syntax::ast::escape_str(attr))
+    }
+}
+
+/// An attribute as written after `has`.
+fn display_attr(attr: &str) -> String {
+    if mandate_syntax::ast::is_ident(attr) {
+        attr.to_owned()
+    } else {
+        format!("\"{}\"", mandate_syntax::ast::escape_str(attr))
+    }
+}
