@@ -1,6 +1,11 @@
 //! The `mandate` binary, run in a temporary directory: stdout, stderr and exit status of each
 //! command and each documented exit code.
-#![expect(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, reason = "test code")]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "test code"
+)]
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -160,12 +160,13 @@ impl Entities {
             };
             if let Some(def) = entity_def
                 && let Some(ids) = &def.enum_ids
-                    && !ids.contains(&uid.id) {
-                        return Err(JsonError::new(
-                            &format!("{path}.uid"),
-                            format!("`{uid}` is not one of the enumerated ids of `{}`", uid.ty),
-                        ));
-                    }
+                && !ids.contains(&uid.id)
+            {
+                return Err(JsonError::new(
+                    &format!("{path}.uid"),
+                    format!("`{uid}` is not one of the enumerated ids of `{}`", uid.ty),
+                ));
+            }
             let mut entity = Entity::default();
             if let Some(attrs) = obj.get("attrs") {
                 let apath = format!("{path}.attrs");
@@ -193,15 +194,16 @@ impl Entities {
                         .help("the parents of an action must be actions"));
                     }
                     if let Some(def) = entity_def
-                        && !def.parents.contains(&parent.ty) {
-                            return Err(JsonError::new(
-                                &format!("{ppath}[{j}]"),
-                                format!(
-                                    "`{uid}` cannot have a parent of type `{}` according to the schema",
-                                    parent.ty
-                                ),
-                            ));
-                        }
+                        && !def.parents.contains(&parent.ty)
+                    {
+                        return Err(JsonError::new(
+                            &format!("{ppath}[{j}]"),
+                            format!(
+                                "`{uid}` cannot have a parent of type `{}` according to the schema",
+                                parent.ty
+                            ),
+                        ));
+                    }
                     entity.parents.insert(parent);
                 }
             }
@@ -677,11 +679,12 @@ fn extension_value(
     depth: usize,
 ) -> Result<Value, JsonError> {
     if let (true, [serde_json::Value::String(s)]) = (single, args)
-        && matches!(func, "decimal" | "ip" | "ipaddr" | "datetime" | "duration") {
-            return ext_from_call(func, s)
-                .map(Value::Ext)
-                .map_err(|m| JsonError::new(path, m));
-        }
+        && matches!(func, "decimal" | "ip" | "ipaddr" | "datetime" | "duration")
+    {
+        return ext_from_call(func, s)
+            .map(Value::Ext)
+            .map_err(|m| JsonError::new(path, m));
+    }
     if !EXTENSION_FUNCTIONS.contains(&func) {
         return Err(JsonError::new(
             path,
@@ -730,8 +733,10 @@ pub fn value_from_json(
                 return extension_value(func, args, single, path, depth);
             }
             Some(Escape::Expr) => {
-                return Err(JsonError::new(path, "the `__expr` escape is no longer supported")
-                    .help("write the value itself, or use `__entity` or `__extn`"));
+                return Err(
+                    JsonError::new(path, "the `__expr` escape is no longer supported")
+                        .help("write the value itself, or use `__entity` or `__extn`"),
+                );
             }
             None => {}
         }

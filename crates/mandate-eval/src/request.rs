@@ -126,12 +126,13 @@ pub fn request_from_json(
         for (what, uid) in [("principal", &principal), ("resource", &resource)] {
             if let Some(def) = schema.entity_types.get(uid.ty.as_str())
                 && let Some(ids) = &def.enum_ids
-                    && !ids.contains(&uid.id) {
-                        return Err(err(
-                            &format!("$.{what}"),
-                            &format!("`{uid}` is not one of the enumerated ids of `{}`", uid.ty),
-                        ));
-                    }
+                && !ids.contains(&uid.id)
+            {
+                return Err(err(
+                    &format!("$.{what}"),
+                    &format!("`{uid}` is not one of the enumerated ids of `{}`", uid.ty),
+                ));
+            }
         }
         let _ = is_action_type(&action.ty);
     }

@@ -30,18 +30,27 @@ fn crate_dependencies_follow_the_architecture() -> Result<(), String> {
     let allowed: &[(&str, &[&str])] = &[
         ("crates/mandate-syntax", &[]),
         ("crates/mandate-validate", &["mandate-syntax"]),
-        ("crates/mandate-eval", &["mandate-syntax", "mandate-validate"]),
-        ("crates/mandate", &["mandate-eval", "mandate-syntax", "mandate-validate"]),
+        (
+            "crates/mandate-eval",
+            &["mandate-syntax", "mandate-validate"],
+        ),
+        (
+            "crates/mandate",
+            &["mandate-eval", "mandate-syntax", "mandate-validate"],
+        ),
         ("crates/mandate-cli", &["mandate"]),
         ("crates/mandate-test-support", &[]),
         ("benches", &["mandate"]),
     ];
     let root = workspace_root();
     for (dir, ok) in allowed {
-        let manifest = std::fs::read_to_string(root.join(dir).join("Cargo.toml")).map_err(|e| format!("{dir}: {e}"))?;
+        let manifest = std::fs::read_to_string(root.join(dir).join("Cargo.toml"))
+            .map_err(|e| format!("{dir}: {e}"))?;
         for dep in mandate_deps(&manifest) {
             if !ok.contains(&dep.as_str()) {
-                return Err(format!("{dir} depends on {dep}, which docs/ARCHITECTURE.md does not allow"));
+                return Err(format!(
+                    "{dir} depends on {dep}, which docs/ARCHITECTURE.md does not allow"
+                ));
             }
         }
     }
@@ -50,7 +59,9 @@ fn crate_dependencies_follow_the_architecture() -> Result<(), String> {
     for entry in crates.flatten() {
         let name = format!("crates/{}", entry.file_name().to_string_lossy());
         if !allowed.iter().any(|(d, _)| *d == name) {
-            return Err(format!("{name} is not in the dependency table of this test"));
+            return Err(format!(
+                "{name} is not in the dependency table of this test"
+            ));
         }
     }
     Ok(())

@@ -1,10 +1,6 @@
 //! The lints, one behaviour per test, through one helper (`lint`), plus the check that
 //! `docs/lints.md` matches the lints' doc comments.
-#![expect(
-    clippy::unwrap_used,
-    clippy::indexing_slicing,
-    reason = "test code"
-)]
+#![expect(clippy::unwrap_used, clippy::indexing_slicing, reason = "test code")]
 
 use mandate_syntax::{Dialect, ParseOptions, Severity, Source, parse};
 use mandate_validate::lint::{self, LINTS, LintConfig, LintFile, LintOptions};
