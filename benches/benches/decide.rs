@@ -5,7 +5,6 @@
 //! median time per decision of both engines and their ratio.
 #![expect(
     clippy::print_stdout,
-    clippy::indexing_slicing,
     clippy::expect_used,
     reason = "benchmark harness"
 )]
@@ -18,7 +17,7 @@ use std::time::Instant;
 struct MandateSide {
     policies: mandate::PolicySet,
     entities: mandate::Entities,
-    requests: Vec<mandate::Request>,
+    requests: Vec<mandate::core::Request>,
 }
 
 struct CedarSide {
@@ -146,13 +145,13 @@ fn bench(c: &mut Criterion) {
             b.iter(|| {
                 i = (i + 1) % m.requests.len();
                 let r = m.requests.get(i).expect("request");
-                mandate::is_authorized(&m.policies, r, &m.entities, mandate::ErrorMode::Cedar)
+                mandate::core::is_authorized(&m.policies, r, &m.entities, mandate::ErrorMode::Cedar)
             });
         });
         let mandate_ns = median_ns(
             |k| {
                 let r = m.requests.get(k).expect("request");
-                std::hint::black_box(mandate::is_authorized(
+                std::hint::black_box(mandate::core::is_authorized(
                     &m.policies,
                     r,
                     &m.entities,
@@ -192,10 +191,14 @@ fn bench(c: &mut Criterion) {
             );
             // Same decisions, or the comparison means nothing.
             for (mr, cr) in m.requests.iter().zip(cs.requests.iter()).take(200) {
-                let md =
-                    mandate::is_authorized(&m.policies, mr, &m.entities, mandate::ErrorMode::Cedar)
-                        .decision
-                        == mandate::Decision::Allow;
+                let md = mandate::core::is_authorized(
+                    &m.policies,
+                    mr,
+                    &m.entities,
+                    mandate::ErrorMode::Cedar,
+                )
+                .decision
+                    == mandate::core::Decision::Allow;
                 let cd = authorizer
                     .is_authorized(cr, &cs.policies, &cs.entities)
                     .decision()

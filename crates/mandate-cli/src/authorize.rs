@@ -1,10 +1,32 @@
-//! `mandate authorize`: decide requests. Exit status: 0 allow, 2 deny, 1 unusable input.
+//! `mandate authorize`: decide requests through the engine (lifecycle gate, policies,
+//! delegation, quotas). Exit status: 0 allow, 2 deny, 1 unusable input.
+//!
+//! Without `--state-dir` every run starts from empty state (quotas count within one run, e.g. a
+//! `--batch`); with it, the agent registry and the quota state persist there across runs.
 
 use crate::output::{err, out, report};
-use mandate::load::{FileDiagnostics, json_diag};
-use mandate::{Entities, ErrorMode, PolicySet, Response, Schema, is_authorized, request_from_json};
+use mandate::load::FileDiagnostics;
+use mandate::{
+    AuthorizeOptions, Decision, Engine, EngineError, EngineOptions, ErrorMode, StoreFailureMode,
+};
 use std::io::BufRead;
 use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Where the engine keeps its state: shared by `authorize`, `quota` and `agents`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct StateArgs {
+    /// Directory for persistent state: the agent registry and, with the memory quota store, the
+    /// quota journal. Consecutive runs share it; a crash loses nothing acknowledged.
+    #[arg(long)]
+    pub state_dir: Option<PathBuf>,
+    /// Quota store: `memory` (default; persistent with --state-dir) or `redis://HOST:PORT/`.
+    #[arg(long, default_value = "memory")]
+    pub quota_store: String,
+    /// What a decision does when the quota store fails: `deny` (default) or `allow`.
+    #[arg(long, default_value = "deny", value_parser = ["deny", "allow"])]
+    pub on_store_failure: String,
+}
 
 /// Arguments of `mandate authorize`.
 #[derive(clap::Args, Debug)]
@@ -28,82 +50,187 @@ pub struct AuthorizeArgs {
     /// File of requests, one JSON object per line; one JSON result per line is printed.
     #[arg(long)]
     batch: Option<PathBuf>,
+    /// A principal the agent acts for (repeatable, nearest first), e.g.
+    /// `'Platform::Human::"alice"'`; added to the request's `on_behalf_of`.
+    #[arg(long)]
+    on_behalf_of: Vec<String>,
+    /// Report what would happen without charging quotas.
+    #[arg(long)]
+    dry_run: bool,
+    /// Keep the quota charges as a reservation that `mandate quota settle` can adjust.
+    #[arg(long)]
+    reserve: bool,
     /// `cedar` (skip erroring policies) or `deny-on-forbid-error` (an erroring forbid denies).
     #[arg(long, default_value = "deny-on-forbid-error", value_parser = ["cedar", "deny-on-forbid-error"])]
     error_mode: String,
+    #[command(flatten)]
+    state: StateArgs,
     /// Output format.
     #[arg(long, value_enum, default_value = "human")]
     format: crate::check::Format,
 }
 
-struct Inputs {
-    policies: PolicySet,
-    entities: Entities,
-    schema: Option<Schema>,
-    mode: ErrorMode,
+/// Builds an engine from policy and state arguments.
+pub fn build_engine(
+    policies: &[PathBuf],
+    schema: Option<&PathBuf>,
+    entities: Option<&PathBuf>,
+    state: &StateArgs,
+    options: EngineOptions,
+) -> Result<Engine, EngineError> {
+    let mut b = Engine::builder()
+        .policy_paths(policies.to_vec())
+        .options(EngineOptions {
+            on_store_failure: if state.on_store_failure == "allow" {
+                StoreFailureMode::Allow
+            } else {
+                StoreFailureMode::Deny
+            },
+            ..options
+        });
+    if let Some(s) = schema {
+        b = b.schema_path(s);
+    }
+    if let Some(e) = entities {
+        b = b.entities_path(e);
+    }
+    if let Some(dir) = &state.state_dir {
+        b = b.state_dir(dir);
+    }
+    match state.quota_store.as_str() {
+        "memory" => {}
+        url if url.starts_with("redis://") || url.starts_with("rediss://") => {
+            let store =
+                mandate::quota::RedisStore::connect(url, mandate::quota::RedisOptions::default())?;
+            b = b.quota_store(Arc::new(store));
+        }
+        other => {
+            return Err(EngineError::Invalid(format!(
+                "unknown quota store `{other}`: use `memory` or `redis://HOST:PORT/`"
+            )));
+        }
+    }
+    b.build()
 }
 
-fn load(args: &AuthorizeArgs) -> Result<Inputs, Vec<FileDiagnostics>> {
-    let schema = match &args.schema {
-        Some(p) => Some(mandate::load::load_schema(p).map_err(|d| vec![d])?),
-        None => None,
-    };
-    let policies = mandate::load::load_policies(&args.policies)?;
-    let entities = match &args.entities {
-        Some(p) => mandate::load::load_entities(p, schema.as_ref()).map_err(|d| vec![d])?,
-        None => Entities::new(),
-    };
-    let mode = ErrorMode::parse(&args.error_mode).unwrap_or_default();
-    Ok(Inputs {
-        policies,
-        entities,
-        schema,
-        mode,
-    })
+/// Reports an engine error on stderr.
+pub fn report_engine_error(e: &EngineError) {
+    match e {
+        EngineError::Load(files) => {
+            report(files);
+        }
+        other => err(&format!("error: {other}\n")),
+    }
 }
 
-/// The JSON form of a response.
-pub fn response_json(resp: &Response) -> serde_json::Value {
-    serde_json::json!({
-        "decision": resp.decision.as_str(),
-        "reasons": resp.reasons.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
-        "errors": resp.errors.iter().map(|e| serde_json::json!({"policy": e.policy.as_str(), "message": e.error.to_string()})).collect::<Vec<_>>(),
-    })
+/// The JSON form of a decision (the shape Cedar's conformance tooling reads, plus Mandate's
+/// fields).
+pub fn decision_json(d: &Decision) -> serde_json::Value {
+    let mut v = serde_json::json!({
+        "decision": d.decision_str(),
+        "reasons": d.reasons.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
+        "errors": d.errors,
+        "layer": d.layer.as_str(),
+        "id": d.id,
+        "policy_version": &*d.policy_version,
+    });
+    if let Some(obj) = v.as_object_mut() {
+        if !d.quota.is_empty() {
+            obj.insert("quota".into(), serde_json::json!(d.quota));
+        }
+        if let Some(p) = &d.denied_principal {
+            obj.insert("denied_principal".into(), serde_json::json!(p));
+        }
+        if d.dry_run {
+            obj.insert("dry_run".into(), serde_json::json!(true));
+        }
+    }
+    v
 }
 
-fn human(resp: &Response) -> String {
-    let mut s = format!("{}\n", resp.decision.as_str().to_uppercase());
-    if resp.reasons.is_empty() {
-        if resp.decision == mandate::Decision::Deny {
+/// The human form of a decision.
+pub fn human(d: &Decision) -> String {
+    let mut s = format!("{}\n", d.decision_str().to_uppercase());
+    let reasons = d
+        .reasons
+        .iter()
+        .map(|r| r.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    match (d.allowed, d.layer, reasons.is_empty()) {
+        (false, mandate::Layer::Policy, true) => {
             s.push_str("  no policy permits this request (default deny)\n");
         }
-    } else {
+        (false, mandate::Layer::Delegation, _) => {
+            s.push_str(&format!(
+                "  delegation: {} may not do this{}\n",
+                d.denied_principal.as_deref().unwrap_or("a delegator"),
+                if reasons.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (determined by: {reasons})")
+                }
+            ));
+        }
+        (false, mandate::Layer::Lifecycle, _) => {
+            s.push_str(&format!(
+                "  {}: {reasons}\n",
+                d.denied_principal.as_deref().unwrap_or("principal")
+            ));
+        }
+        (_, _, false) => s.push_str(&format!("  determined by: {reasons}\n")),
+        _ => {}
+    }
+    for q in &d.quota {
         s.push_str(&format!(
-            "  determined by: {}\n",
-            resp.reasons
-                .iter()
-                .map(|r| r.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
+            "  quota {} [{}]: {}/{} used{}{}\n",
+            q.quota,
+            q.bucket,
+            q.used,
+            q.limit,
+            if q.admitted {
+                format!(", charged {}", q.cost)
+            } else {
+                format!(", needs {}", q.cost)
+            },
+            q.retry_after_ms
+                .map(|ms| format!(", retry after {ms} ms"))
+                .unwrap_or_default()
         ));
     }
-    for e in &resp.errors {
-        s.push_str(&format!("  error in {}: {}\n", e.policy, e.error));
+    for e in &d.errors {
+        s.push_str(&format!("  error in {}: {}\n", e.id, e.message));
     }
     s
 }
 
 /// Runs `mandate authorize`.
 pub fn run(args: &AuthorizeArgs) -> u8 {
-    let inputs = match load(args) {
-        Ok(i) => i,
-        Err(files) => {
-            report(&files);
+    let options = EngineOptions {
+        error_mode: ErrorMode::parse(&args.error_mode).unwrap_or_default(),
+        // `authorize` decides like Cedar's authorizer: no type check of the policies.
+        validate: false,
+        ..EngineOptions::default()
+    };
+    let engine = match build_engine(
+        &args.policies,
+        args.schema.as_ref(),
+        args.entities.as_ref(),
+        &args.state,
+        options,
+    ) {
+        Ok(e) => e,
+        Err(e) => {
+            report_engine_error(&e);
             return 1;
         }
     };
+    let opts = AuthorizeOptions {
+        dry_run: args.dry_run,
+        reserve: args.reserve,
+    };
     if let Some(batch) = &args.batch {
-        return run_batch(&inputs, batch);
+        return run_batch(&engine, args, opts, batch);
     }
     let (name, text) = match (&args.request, &args.request_json) {
         (Some(p), _) => match mandate::load::read_text(p) {
@@ -119,40 +246,46 @@ pub fn run(args: &AuthorizeArgs) -> u8 {
             return 1;
         }
     };
-    let resp = match decide(&inputs, &text) {
-        Ok(r) => r,
+    let d = match decide(&engine, args, opts, &text) {
+        Ok(d) => d,
         Err(d) => {
             report(&[FileDiagnostics::bare(&name, d)]);
             return 1;
         }
     };
     match args.format {
-        crate::check::Format::Json => out(&format!("{}\n", response_json(&resp))),
-        crate::check::Format::Human => out(&human(&resp)),
+        crate::check::Format::Json => out(&format!("{}\n", decision_json(&d))),
+        crate::check::Format::Human => out(&human(&d)),
     }
-    match resp.decision {
-        mandate::Decision::Allow => 0,
-        mandate::Decision::Deny => 2,
+    if d.allowed { 0 } else { 2 }
+}
+
+/// Parses `Type::"id"`.
+pub fn parse_uid(s: &str) -> Result<mandate::Uid, mandate::Diagnostic> {
+    mandate_uid(s).ok_or_else(|| {
+        mandate::Diagnostic::error("MD0061", format!("`{s}` is not an entity uid"))
+            .with_help("write an entity as Type::\"id\", e.g. 'Platform::Agent::\"planner\"'")
+    })
+}
+
+fn mandate_uid(s: &str) -> Option<mandate::Uid> {
+    mandate::parse_uid_str(s)
+}
+
+fn decide(
+    engine: &Engine,
+    args: &AuthorizeArgs,
+    opts: AuthorizeOptions,
+    text: &str,
+) -> Result<Decision, mandate::Diagnostic> {
+    let mut request = engine.request_from_json(text)?;
+    for s in &args.on_behalf_of {
+        request.on_behalf_of.push(parse_uid(s)?);
     }
+    Ok(engine.authorize_with(&request, opts))
 }
 
-fn decide(inputs: &Inputs, text: &str) -> Result<Response, mandate::Diagnostic> {
-    let json = mandate_json(text)?;
-    let parsed = request_from_json(&json, inputs.schema.as_ref())
-        .map_err(|e| json_diag("MD0060", "invalid request", &e))?;
-    Ok(is_authorized(
-        &inputs.policies,
-        &parsed.request,
-        &inputs.entities,
-        inputs.mode,
-    ))
-}
-
-fn mandate_json(text: &str) -> Result<serde_json::Value, mandate::Diagnostic> {
-    mandate::parse_json_bounded(text).map_err(|e| json_diag("MD0060", "invalid request", &e))
-}
-
-fn run_batch(inputs: &Inputs, path: &PathBuf) -> u8 {
+fn run_batch(engine: &Engine, args: &AuthorizeArgs, opts: AuthorizeOptions, path: &PathBuf) -> u8 {
     let file = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) => {
@@ -173,8 +306,8 @@ fn run_batch(inputs: &Inputs, path: &PathBuf) -> u8 {
         if line.trim().is_empty() {
             continue;
         }
-        let result = match decide(inputs, &line) {
-            Ok(resp) => response_json(&resp),
+        let result = match decide(engine, args, opts, &line) {
+            Ok(d) => decision_json(&d),
             Err(d) => {
                 any_bad = true;
                 serde_json::json!({"line": i + 1, "error": d.message, "note": d.note, "help": d.help})

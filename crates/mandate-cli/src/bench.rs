@@ -3,7 +3,8 @@
 //! throughput and peak memory.
 
 use crate::output::{err, out, report};
-use mandate::{ErrorMode, Request, is_authorized, request_from_json};
+use mandate::core::{Request, is_authorized};
+use mandate::{ErrorMode, request_from_json};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -111,8 +112,8 @@ pub fn run(args: &BenchArgs) -> u8 {
     let (mut allow, mut deny) = (0u64, 0u64);
     for r in &requests {
         match is_authorized(&policies, r, &entities, ErrorMode::DenyOnForbidError).decision {
-            mandate::Decision::Allow => allow += 1,
-            mandate::Decision::Deny => deny += 1,
+            mandate::core::Decision::Allow => allow += 1,
+            mandate::core::Decision::Deny => deny += 1,
         }
     }
     let budget = Duration::from_secs_f64(args.seconds.max(0.01));

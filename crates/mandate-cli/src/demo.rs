@@ -2,7 +2,8 @@
 //! embedded in the binary so the demo runs anywhere, with no files or services).
 
 use crate::output::out;
-use mandate::{Decision, Dialect, ErrorMode, PolicySet, is_authorized, request_from_json};
+use mandate::core::{Decision, is_authorized};
+use mandate::{Dialect, ErrorMode, PolicySet, request_from_json};
 
 const SCHEMA: &str = include_str!("../../../policies/agent-platform/schema.cedarschema");
 const ENTITIES: &str = include_str!("../../../policies/agent-platform/entities.json");
@@ -10,15 +11,15 @@ const REQUESTS: &str = include_str!("../../../policies/agent-platform/requests.j
 const FILES: [(&str, &str); 3] = [
     (
         "access.cedar",
-        include_str!("../../../policies/agent-platform/access.cedar"),
+        include_str!("../../../policies/agent-platform/policies/access.cedar"),
     ),
     (
         "guardrails.cedar",
-        include_str!("../../../policies/agent-platform/guardrails.cedar"),
+        include_str!("../../../policies/agent-platform/policies/guardrails.cedar"),
     ),
     (
         "limits.mandate",
-        include_str!("../../../policies/agent-platform/limits.mandate"),
+        include_str!("../../../policies/agent-platform/policies/limits.mandate"),
     ),
 ];
 

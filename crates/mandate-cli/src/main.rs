@@ -4,12 +4,14 @@
 //! usage, configuration or I/O error; `test`: 0 all passed, 1 any failure, 2 usage error;
 //! `authorize`: 0 allow, 2 deny, 1 when the inputs cannot be used.
 
+mod agents_cmd;
 mod authorize;
 mod bench;
 mod check;
 mod demo;
 mod lint;
 mod output;
+mod quota_cmd;
 mod test_cmd;
 
 use clap::{Parser, Subcommand};
@@ -36,6 +38,10 @@ enum Command {
     Fmt(check::FmtArgs),
     /// Decide one request, or a batch of requests, against policies and entities.
     Authorize(authorize::AuthorizeArgs),
+    /// Manage agents in a state directory: register, suspend, resume, revoke, show, list, apply.
+    Agents(agents_cmd::AgentsArgs),
+    /// Quota status of a principal; settle or refund reservations.
+    Quota(quota_cmd::QuotaArgs),
     /// Measure decision latency and throughput on a workload.
     Bench(bench::BenchArgs),
     /// Run the narrated demo of the example agent platform (policies/agent-platform).
@@ -51,6 +57,8 @@ fn main() -> ExitCode {
         Command::Test(args) => test_cmd::run(&args),
         Command::Authorize(args) => authorize::run(&args),
         Command::Demo(args) => demo::run(&args),
+        Command::Agents(args) => agents_cmd::run(&args),
+        Command::Quota(args) => quota_cmd::run(&args),
         Command::Bench(args) => bench::run(&args),
     };
     ExitCode::from(code)

@@ -7,8 +7,9 @@
 //! error (no test file found, a path that does not exist).
 
 use crate::output::{err, out};
+use mandate::core::{Decision, Response, is_authorized};
 use mandate::load::FileDiagnostics;
-use mandate::{Decision, Entities, ErrorMode, PolicySet, Response, Schema, is_authorized};
+use mandate::{Entities, ErrorMode, PolicySet, Schema};
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -387,7 +388,7 @@ fn list(items: &[&str]) -> String {
 fn describe_failure(
     case: &Case,
     now: Option<&String>,
-    request: &mandate::Request,
+    request: &mandate::core::Request,
     resp: &Response,
 ) -> String {
     let mut s = format!(

@@ -1,18 +1,41 @@
 //! Mandate: an embeddable policy-as-code engine for AI agents, a strict superset of Cedar.
 //!
 //! This crate is the facade, the only public API; the CLI and the bindings use nothing else.
-//! Today it offers loading (policy files and directories, schemas, entities, requests) and
-//! Cedar-exact authorization; the agent-governance `Engine` (quotas, lifecycle, delegation,
-//! audit) is built on top of it.
+//!
+//! Two levels:
+//! - [`Engine`]: agent governance. Lifecycle gate, Cedar-exact policies, delegation, quotas,
+//!   policy versions with reload and rollback, audit records. Cheap to clone, shared across
+//!   threads.
+//! - [`core`]: Cedar-exact authorization of one request against a policy set and entities,
+//!   without state (what `mandate authorize` without a state directory and the conformance tests
+//!   use).
 
+pub mod agents;
+pub mod audit;
+pub mod engine;
 pub mod load;
+pub mod version;
+
+pub use engine::{
+    Agents, AuditFailureMode, AuthorizeOptions, Decision, DecisionError, Engine, EngineBuilder,
+    EngineError, EngineOptions, Layer, QuotaStatus, Request, StoreFailureMode, open_registry,
+};
+pub use mandate_agents as registry;
+pub use mandate_quota as quota;
+pub use version::{ChangeRef, PolicySource, PolicyVersion, SchemaSource};
+
+/// Cedar-exact, stateless authorization.
+pub mod core {
+    pub use mandate_eval::authorizer::{Outcome, evaluate_policy, is_authorized_unindexed};
+    pub use mandate_eval::{Decision, Request, Response, is_authorized};
+}
 
 pub use mandate_eval::authorizer::{Outcome, evaluate_policy};
-pub use mandate_eval::entities::parse_json_bounded;
+pub use mandate_eval::entities::{parse_json_bounded, parse_uid_str};
 pub use mandate_eval::request::{ParsedRequest, request_from_json};
+pub use mandate_eval::value;
 pub use mandate_eval::{
-    Decision, Entities, Entity, ErrorMode, EvalError, JsonError, Policy, PolicyError, PolicySet,
-    Request, Response, Uid, Value, is_authorized,
+    Entities, Entity, ErrorMode, EvalError, JsonError, Policy, PolicyError, PolicySet, Uid, Value,
 };
 pub use mandate_syntax::{
     Diagnostic, Dialect, ParseOptions, Parsed, Severity, Source, Span, ast, diagnostics, fmt, parse,

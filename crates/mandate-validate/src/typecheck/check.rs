@@ -182,6 +182,23 @@ const STRING: &[Type] = &[Type::String];
 /// The most expression nodes checked for one statement (over all environments) before giving up.
 pub(crate) const WORK_BUDGET: u64 = 50_000_000;
 
+/// The arguments of one step of a member chain, checked.
+enum StepArgs<'a> {
+    /// An attribute access: no arguments.
+    Attr,
+    /// A built-in method, its argument (if it takes one) and the argument's answer.
+    Builtin(Option<&'a CExpr>, Answer<'a>),
+    /// A built-in method with the wrong number of arguments (a parse error).
+    BadBuiltin,
+    /// An extension method: its return type, the receiver's expected type (`None` when a check
+    /// already failed) and whether the other arguments type-checked.
+    Ext {
+        ret: Option<Type>,
+        recv: Option<&'static Type>,
+        args_ok: bool,
+    },
+}
+
 /// The checker for one environment.
 pub(crate) struct Checker<'i> {
     index: &'i Index,
@@ -373,31 +390,35 @@ impl<'i> Checker<'i> {
             return Answer::fail(None);
         }
         self.budget -= 1;
-        match &e.kind {
+        // One call site, so that this frame holds one return slot (frames matter in debug
+        // builds, where the recursion through here must fit 128 levels in a small stack).
+        let handler: for<'x> fn(&mut Self, &Caps<'x>, &'x CExpr) -> Answer<'x> = match &e.kind {
             CKind::Lit(_) | CKind::Entity(_) | CKind::Var(_) | CKind::Slot(_) | CKind::Error => {
-                self.check_leaf(e)
+                Self::check_leaf
             }
-            CKind::If(c, t, f) => self.check_if(prior, e, c, t, f),
-            CKind::And(es) => self.check_and(prior, es),
-            CKind::Or(es) => self.check_or(prior, es),
-            CKind::Not(x) => self.check_not(prior, x),
-            CKind::Neg(x) => self.check_neg(prior, x),
-            CKind::Eq(a, b) => self.check_eq(prior, e, a, b),
-            CKind::Less(a, b, _) => self.check_less(prior, a, b),
-            CKind::Arith(first, rest) => self.check_arith(prior, first, rest),
-            CKind::In(a, b) => self.check_in(prior, a, b),
-            CKind::Has(x, attr) => self.check_has(prior, x, attr),
-            CKind::Like(x, _) => self.check_like(prior, x),
-            CKind::Is(x, ty) => self.check_is(prior, x, &ty.full),
-            CKind::Chain(base, steps) => self.check_chain(prior, base, steps),
-            CKind::Call(name, args) => self.check_ext(prior, &name.full, None, args, e.span),
-            CKind::Set(es) => self.check_set(prior, e, es),
-            CKind::Record(fields) => self.check_record(prior, fields),
-        }
+            CKind::If(..) => Self::check_if,
+            CKind::And(_) => Self::check_and,
+            CKind::Or(_) => Self::check_or,
+            CKind::Not(_) => Self::check_not,
+            CKind::Neg(_) => Self::check_neg,
+            CKind::Eq(..) => Self::check_eq,
+            CKind::Less(..) => Self::check_less,
+            CKind::Arith(..) => Self::check_arith,
+            CKind::In(..) => Self::check_in,
+            CKind::Has(..) => Self::check_has,
+            CKind::Like(..) => Self::check_like,
+            CKind::Is(..) => Self::check_is,
+            CKind::Chain(..) => Self::check_chain,
+            CKind::Call(..) => Self::check_call,
+            CKind::Set(_) => Self::check_set,
+            CKind::Record(_) => Self::check_record,
+        };
+        handler(self, prior, e)
     }
 
     #[inline(never)]
-    fn check_leaf<'a>(&mut self, e: &'a CExpr) -> Answer<'a> {
+    fn check_leaf<'a>(&mut self, prior: &Caps<'a>, e: &'a CExpr) -> Answer<'a> {
+        let _ = prior;
         match &e.kind {
             CKind::Lit(Literal::Bool(b)) => Answer::ok(Type::singleton(*b)),
             CKind::Lit(Literal::Long(_)) => Answer::ok(Type::Long),
@@ -429,7 +450,10 @@ impl<'i> Checker<'i> {
     }
 
     #[inline(never)]
-    fn check_not<'a>(&mut self, prior: &Caps<'a>, x: &'a CExpr) -> Answer<'a> {
+    fn check_not<'a>(&mut self, prior: &Caps<'a>, e: &'a CExpr) -> Answer<'a> {
+        let CKind::Not(x) = &e.kind else {
+            return Answer::fail(None);
+        };
         let a = self.expect(prior, x, BOOL, no_help);
         then(a, |ty, _| match ty {
             Some(Type::Bool(b)) => Answer::ok(Type::Bool(match b {
@@ -443,13 +467,19 @@ impl<'i> Checker<'i> {
     }
 
     #[inline(never)]
-    fn check_neg<'a>(&mut self, prior: &Caps<'a>, x: &'a CExpr) -> Answer<'a> {
+    fn check_neg<'a>(&mut self, prior: &Caps<'a>, e: &'a CExpr) -> Answer<'a> {
+        let CKind::Neg(x) = &e.kind else {
+            return Answer::fail(None);
+        };
         let a = self.expect(prior, x, LONG, no_help);
         then(a, |_, _| Answer::ok(Type::Long))
     }
 
     #[inline(never)]
-    fn check_like<'a>(&mut self, prior: &Caps<'a>, x: &'a CExpr) -> Answer<'a> {
+    fn check_like<'a>(&mut self, prior: &Caps<'a>, e: &'a CExpr) -> Answer<'a> {
+        let CKind::Like(x, _) = &e.kind else {
+            return Answer::fail(None);
+        };
         let a = self.expect(prior, x, STRING, |t| match t {
             Type::Entity(_) => Some("to test an entity's type, use `is`"),
             _ => None,
@@ -458,7 +488,11 @@ impl<'i> Checker<'i> {
     }
 
     #[inline(never)]
-    fn check_is<'a>(&mut self, prior: &Caps<'a>, x: &'a CExpr, ty: &str) -> Answer<'a> {
+    fn check_is<'a>(&mut self, prior: &Caps<'a>, e: &'a CExpr) -> Answer<'a> {
+        let CKind::Is(x, ty) = &e.kind else {
+            return Answer::fail(None);
+        };
+        let ty = ty.full.as_str();
         let a = self.expect(prior, x, &[Type::any_entity()], |_| {
             Some("`is` tests the type of an entity; other values have no entity type")
         });
@@ -470,7 +504,10 @@ impl<'i> Checker<'i> {
     }
 
     #[inline(never)]
-    fn check_record<'a>(&mut self, prior: &Caps<'a>, fields: &'a [(SmolStr, P)]) -> Answer<'a> {
+    fn check_record<'a>(&mut self, prior: &Caps<'a>, e: &'a CExpr) -> Answer<'a> {
+        let CKind::Record(fields) = &e.kind else {
+            return Answer::fail(None);
+        };
         let mut attrs = std::collections::BTreeMap::new();
         let mut typed = true;
         let mut all_ok = true;
@@ -493,56 +530,78 @@ impl<'i> Checker<'i> {
     }
 
     #[inline(never)]
-    fn check_if<'a>(
+    fn check_if<'a>(&mut self, prior: &Caps<'a>, e: &'a CExpr) -> Answer<'a> {
+        let CKind::If(c, t, f) = &e.kind else {
+            return Answer::fail(None);
+        };
+        let test = self.expect(prior, c, BOOL, no_help);
+        self.if_after_test(prior, e, test, t, f)
+    }
+
+    #[inline(never)]
+    fn if_after_test<'a>(
         &mut self,
         prior: &Caps<'a>,
         e: &'a CExpr,
-        c: &'a CExpr,
+        test: Answer<'a>,
         t: &'a CExpr,
         f: &'a CExpr,
     ) -> Answer<'a> {
-        let test = self.expect(prior, c, BOOL, no_help);
         let is_true = test.is_true();
         let is_false = test.is_false();
-        then(test, |_, test_caps| {
+        let (_, test_caps, test_ok) = test.parts();
+        let r = if is_false {
+            let a = self.check(prior, f);
+            then(a, Answer::ok_opt)
+        } else {
+            let with_test = prior.union(&test_caps, &mut self.budget);
+            let a_then = self.check(&with_test, t);
             if is_true {
-                let with_test = prior.union(&test_caps, &mut self.budget);
-                let a = self.check(&with_test, t);
-                then(a, |ty, caps| {
-                    Answer::ok_opt(ty, caps.union(&test_caps, &mut self.budget))
-                })
-            } else if is_false {
-                let a = self.check(prior, f);
-                then(a, Answer::ok_opt)
+                self.if_taken(a_then, &test_caps)
             } else {
-                let with_test = prior.union(&test_caps, &mut self.budget);
-                let mut a_then = self.check(&with_test, t);
-                if a_then.ok {
-                    a_then.caps = a_then.caps.union(&test_caps, &mut self.budget);
-                }
                 let a_else = self.check(prior, f);
-                then(a_then, |then_ty, then_caps| {
-                    then(a_else, |else_ty, else_caps| {
-                        match self.lub_or_error(
-                            e.span,
-                            &[then_ty, else_ty],
-                            LubContext::Conditional,
-                        ) {
-                            Some(ty) => Answer::ok_opt(
-                                Some(ty),
-                                else_caps.intersect(&then_caps, &mut self.budget),
-                            ),
-                            None => Answer::fail(None),
-                        }
-                    })
-                })
+                self.if_branches(e.span, a_then, a_else, &test_caps)
             }
-        })
+        };
+        if test_ok { r } else { r.into_fail() }
+    }
+
+    /// `if true then a else ...`: the type and capabilities of `a`, with the test's.
+    fn if_taken<'a>(&mut self, a: Answer<'a>, test_caps: &Caps<'a>) -> Answer<'a> {
+        let (ty, caps, ok) = a.parts();
+        let r = Answer::ok_opt(ty, caps.union(test_caps, &mut self.budget));
+        if ok { r } else { r.into_fail() }
+    }
+
+    /// The `if` of two branches both checked: their least upper bound, with the capabilities
+    /// both guarantee.
+    fn if_branches<'a>(
+        &mut self,
+        span: Span,
+        a_then: Answer<'a>,
+        a_else: Answer<'a>,
+        test_caps: &Caps<'a>,
+    ) -> Answer<'a> {
+        let (then_ty, then_caps, then_ok) = a_then.parts();
+        let then_caps = if then_ok {
+            then_caps.union(test_caps, &mut self.budget)
+        } else {
+            then_caps
+        };
+        let (else_ty, else_caps, else_ok) = a_else.parts();
+        let r = match self.lub_or_error(span, &[then_ty, else_ty], LubContext::Conditional) {
+            Some(ty) => Answer::ok_opt(Some(ty), else_caps.intersect(&then_caps, &mut self.budget)),
+            None => Answer::fail(None),
+        };
+        if then_ok && else_ok { r } else { r.into_fail() }
     }
 
     /// `a && b && c` as `(a && b) && c`.
     #[inline(never)]
-    fn check_and<'a>(&mut self, prior: &Caps<'a>, es: &'a [P]) -> Answer<'a> {
+    fn check_and<'a>(&mut self, prior: &Caps<'a>, e: &'a CExpr) -> Answer<'a> {
+        let CKind::And(es) = &e.kind else {
+            return Answer::fail(None);
+        };
         let mut iter = es.iter();
         let Some(first) = iter.next() else {
             return Answer::fail(None);
@@ -570,7 +629,10 @@ impl<'i> Checker<'i> {
 
     /// `a || b || c` as `(a || b) || c`.
     #[inline(never)]
-    fn check_or<'a>(&mut self, prior: &Caps<'a>, es: &'a [P]) -> Answer<'a> {
+    fn check_or<'a>(&mut self, prior: &Caps<'a>, e: &'a CExpr) -> Answer<'a> {
+        let CKind::Or(es) = &e.kind else {
+            return Answer::fail(None);
+        };
         let mut iter = es.iter();
         let Some(first) = iter.next() else {
             return Answer::fail(None);
@@ -619,13 +681,10 @@ impl<'i> Checker<'i> {
     }
 
     #[inline(never)]
-    fn check_eq<'a>(
-        &mut self,
-        prior: &Caps<'a>,
-        e: &'a CExpr,
-        a: &'a CExpr,
-        b: &'a CExpr,
-    ) -> Answer<'a> {
+    fn check_eq<'a>(&mut self, prior: &Caps<'a>, e: &'a CExpr) -> Answer<'a> {
+        let CKind::Eq(a, b) = &e.kind else {
+            return Answer::fail(None);
+        };
         let la = self.check(prior, a);
         let lb = self.check(prior, b);
         then(la, |ta, _| {
@@ -720,10 +779,13 @@ impl<'i> Checker<'i> {
     }
 
     #[inline(never)]
-    fn check_less<'a>(&mut self, prior: &Caps<'a>, a: &'a CExpr, b: &'a CExpr) -> Answer<'a> {
+    fn check_less<'a>(&mut self, prior: &Caps<'a>, e: &'a CExpr) -> Answer<'a> {
+        let CKind::Less(a, b, _) = &e.kind else {
+            return Answer::fail(None);
+        };
         let la = self.check(prior, a);
+        let lb = self.check(prior, b);
         then(la, |t1, _| {
-            let lb = self.check(prior, b);
             then(lb, |t2, _| {
                 let comparable = |t: &Type| match t {
                     Type::Long => true,
@@ -791,12 +853,10 @@ impl<'i> Checker<'i> {
     }
 
     #[inline(never)]
-    fn check_arith<'a>(
-        &mut self,
-        prior: &Caps<'a>,
-        first: &'a CExpr,
-        rest: &'a [(ArithOp, P)],
-    ) -> Answer<'a> {
+    fn check_arith<'a>(&mut self, prior: &Caps<'a>, e: &'a CExpr) -> Answer<'a> {
+        let CKind::Arith(first, rest) = &e.kind else {
+            return Answer::fail(None);
+        };
         let mut acc: Option<Answer<'a>> = None;
         let mut span = first.span;
         for (op, x) in rest {
@@ -819,8 +879,8 @@ impl<'i> Checker<'i> {
                 None => self.expect(prior, first, LONG, help),
                 Some(a) => self.expect_answer(a, span, LONG, help),
             };
+            let right = self.expect(prior, x, LONG, help);
             acc = Some(then(left, |_, _| {
-                let right = self.expect(prior, x, LONG, help);
                 then(right, |_, _| Answer::ok(Type::Long))
             }));
             span = span.to(x.span);
@@ -832,7 +892,10 @@ impl<'i> Checker<'i> {
     }
 
     #[inline(never)]
-    fn check_in<'a>(&mut self, prior: &Caps<'a>, a: &'a CExpr, b: &'a CExpr) -> Answer<'a> {
+    fn check_in<'a>(&mut self, prior: &Caps<'a>, e: &'a CExpr) -> Answer<'a> {
+        let CKind::In(a, b) = &e.kind else {
+            return Answer::fail(None);
+        };
         let la = self.expect(prior, a, &[Type::any_entity()], |_| {
             Some("`in` tests entity membership; for sets, use `contains`")
         });
@@ -913,7 +976,10 @@ impl<'i> Checker<'i> {
     }
 
     #[inline(never)]
-    fn check_has<'a>(&mut self, prior: &Caps<'a>, x: &'a CExpr, attr: &'a SmolStr) -> Answer<'a> {
+    fn check_has<'a>(&mut self, prior: &Caps<'a>, e: &'a CExpr) -> Answer<'a> {
+        let CKind::Has(x, attr) = &e.kind else {
+            return Answer::fail(None);
+        };
         let a = self.expect(
             prior,
             x,
@@ -986,29 +1052,121 @@ impl<'i> Checker<'i> {
     }
 
     #[inline(never)]
-    fn check_chain<'a>(
+    fn check_chain<'a>(&mut self, prior: &Caps<'a>, e: &'a CExpr) -> Answer<'a> {
+        let CKind::Chain(base, steps) = &e.kind else {
+            return Answer::fail(None);
+        };
+        let mut cur = self.check(prior, base);
+        let mut recv_span = base.span;
+        let mut i = 0;
+        while i < steps.len() {
+            // Arguments first, in their own small frame; then the step, which does not recurse.
+            let args = self.step_args(prior, steps, i, recv_span);
+            self.chain_step(prior, base, steps, i, args, &mut cur, &mut recv_span);
+            i += 1;
+        }
+        cur
+    }
+
+    /// Checks the arguments of step `i` of a chain (nothing for an attribute access). The
+    /// argument checks depend only on the method, not on the receiver's type, so they run before
+    /// the step is applied.
+    #[inline(never)]
+    fn step_args<'a>(
+        &mut self,
+        prior: &Caps<'a>,
+        steps: &'a [Step],
+        i: usize,
+        recv_span: Span,
+    ) -> StepArgs<'a> {
+        let Some(Step::Method(name, args, step_span)) = steps.get(i) else {
+            return StepArgs::Attr;
+        };
+        let set_arg: (&[Type], Help) = (&[Type::any_set()], |_| {
+            Some("to test for one element, use `contains`")
+        });
+        let (x, expected) = match (name.as_str(), args.as_slice()) {
+            ("contains", [x]) => (Some(&**x), None),
+            ("containsAll" | "containsAny", [x]) => (Some(&**x), Some(set_arg)),
+            ("hasTag" | "getTag", [x]) => (Some(&**x), Some((STRING, no_help as Help))),
+            ("isEmpty", []) => (None, None),
+            ("contains" | "containsAll" | "containsAny" | "isEmpty" | "hasTag" | "getTag", _) => {
+                // A wrong number of arguments to a built-in method is a parse error (`MD0018`).
+                self.check_ext_args(prior, args, None);
+                return StepArgs::BadBuiltin;
+            }
+            _ => {
+                let span = recv_span.to(*step_span);
+                let (ret, expected) = self.ext_signature(name, true, args, span);
+                let (recv, rest) = match expected.and_then(<[Type]>::split_first) {
+                    Some((r, rest)) => (Some(r), Some(rest)),
+                    None => (None, None),
+                };
+                let args_ok = self.check_ext_args(prior, args, rest).ok;
+                return StepArgs::Ext { ret, recv, args_ok };
+            }
+        };
+        let ax = match x {
+            Some(x) => self.check_arg(prior, x, expected),
+            None => Answer::ok(Type::BOOL),
+        };
+        StepArgs::Builtin(x, ax)
+    }
+
+    /// Applies step `i` of a chain to the answer for the steps before it.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "a chain step has this many parts"
+    )]
+    #[inline(never)]
+    fn chain_step<'a>(
         &mut self,
         prior: &Caps<'a>,
         base: &'a CExpr,
         steps: &'a [Step],
-    ) -> Answer<'a> {
-        let mut cur = self.check(prior, base);
-        let mut recv_span = base.span;
-        for (i, step) in steps.iter().enumerate() {
-            let target = Target {
-                base,
-                steps: steps.get(..i).unwrap_or(&[]),
-            };
-            let span = recv_span.to(step.span());
-            cur = match step {
-                Step::Attr(attr, _) => self.get_attr(prior, cur, target, recv_span, attr, span),
-                Step::Method(name, args, _) => {
-                    self.method(prior, cur, target, recv_span, name, args, span)
+        i: usize,
+        args: StepArgs<'a>,
+        cur: &mut Answer<'a>,
+        recv_span: &mut Span,
+    ) {
+        let Some(step) = steps.get(i) else {
+            return;
+        };
+        let target = Target {
+            base,
+            steps: steps.get(..i).unwrap_or(&[]),
+        };
+        let span = recv_span.to(step.span());
+        let recv = std::mem::replace(cur, Answer::fail(None));
+        *cur = match (step, args) {
+            (Step::Attr(attr, _), _) => self.get_attr(prior, recv, target, *recv_span, attr, span),
+            (Step::Method(name, ..), StepArgs::Builtin(x, ax)) => {
+                self.builtin_method(prior, recv, target, *recv_span, name, x, ax, span)
+            }
+            (
+                Step::Method(..),
+                StepArgs::Ext {
+                    ret,
+                    recv: want,
+                    args_ok,
+                },
+            ) => {
+                let recv_ok = match want {
+                    Some(want) => {
+                        self.expect_answer(recv, *recv_span, std::slice::from_ref(want), no_help)
+                            .ok
+                    }
+                    None => false,
+                };
+                if recv_ok && args_ok {
+                    Answer::ok_opt(ret, Caps::default())
+                } else {
+                    Answer::fail(ret)
                 }
-            };
-            recv_span = span;
-        }
-        cur
+            }
+            (Step::Method(..), StepArgs::BadBuiltin | StepArgs::Attr) => Answer::fail(None),
+        };
+        *recv_span = span;
     }
 
     #[inline(never)]
@@ -1103,19 +1261,37 @@ impl<'i> Checker<'i> {
         }
     }
 
+    /// A method call on a receiver already checked: built-in methods here, extension methods in
+    /// [`Self::check_ext`]. The argument is checked first, in this small frame.
+    /// Checks one argument, against an expectation when given. The one place where method and
+    /// function arguments recurse, in a small frame.
+    #[inline(never)]
+    fn check_arg<'a>(
+        &mut self,
+        prior: &Caps<'a>,
+        x: &'a CExpr,
+        expected: Option<(&[Type], Help)>,
+    ) -> Answer<'a> {
+        let a = self.check(prior, x);
+        match expected {
+            Some((types, help)) => self.expect_answer(a, x.span, types, help),
+            None => a,
+        }
+    }
+
     #[expect(
         clippy::too_many_arguments,
         reason = "a method call has this many parts"
     )]
-    #[inline(never)]
-    fn method<'a>(
+    fn builtin_method<'a>(
         &mut self,
         prior: &Caps<'a>,
         recv: Answer<'a>,
         target: Target<'a>,
         recv_span: Span,
-        name: &'a SmolStr,
-        args: &'a [P],
+        name: &str,
+        x: Option<&'a CExpr>,
+        ax: Answer<'a>,
         span: Span,
     ) -> Answer<'a> {
         let set_help: Help = |t| match t {
@@ -1124,11 +1300,10 @@ impl<'i> Checker<'i> {
             Type::String => Some("to match strings, use `like`"),
             _ => None,
         };
-        match (name.as_str(), args) {
-            ("contains", [x]) => {
+        match (name, x) {
+            ("contains", Some(_)) => {
                 let recv = self.expect_answer(recv, recv_span, &[Type::any_set()], set_help);
                 then(recv, |t1, _| {
-                    let ax = self.check(prior, x);
                     then(ax, |t2, _| {
                         let element = match &t1 {
                             Some(Type::Set(Some(el))) => Some(el.as_ref().clone()),
@@ -1144,7 +1319,7 @@ impl<'i> Checker<'i> {
                     })
                 })
             }
-            (m @ ("containsAll" | "containsAny"), [x]) => {
+            (m @ ("containsAll" | "containsAny"), Some(_)) => {
                 let m: &'static str = if m == "containsAll" {
                     "containsAll"
                 } else {
@@ -1152,9 +1327,6 @@ impl<'i> Checker<'i> {
                 };
                 let recv = self.expect_answer(recv, recv_span, &[Type::any_set()], set_help);
                 then(recv, |t1, _| {
-                    let ax = self.expect(prior, x, &[Type::any_set()], |_| {
-                        Some("to test for one element, use `contains`")
-                    });
                     then(ax, |t2, _| {
                         self.strict_compatible(
                             Type::BOOL,
@@ -1166,17 +1338,16 @@ impl<'i> Checker<'i> {
                     })
                 })
             }
-            ("isEmpty", []) => {
+            ("isEmpty", None) => {
                 let recv = self.expect_answer(recv, recv_span, &[Type::any_set()], |t| match t {
                     Type::String => Some("to test for the empty string, compare with `\"\"`"),
                     _ => None,
                 });
                 then(recv, |_, _| Answer::ok(Type::BOOL))
             }
-            ("hasTag", [x]) => {
+            ("hasTag", Some(x)) => {
                 let recv = self.expect_answer(recv, recv_span, &[Type::any_entity()], no_help);
                 then(recv, |t1, _| {
-                    let ax = self.expect(prior, x, STRING, no_help);
                     then(ax, |_, _| {
                         let Some(Type::Entity(kind)) = t1 else {
                             return Answer::fail(None);
@@ -1196,10 +1367,9 @@ impl<'i> Checker<'i> {
                     })
                 })
             }
-            ("getTag", [x]) => {
+            ("getTag", Some(x)) => {
                 let recv = self.expect_answer(recv, recv_span, &[Type::any_entity()], no_help);
                 then(recv, |t1, _| {
-                    let ax = self.expect(prior, x, STRING, no_help);
                     then(ax, |_, _| {
                         let Some(Type::Entity(kind)) = t1 else {
                             return Answer::fail(None);
@@ -1249,14 +1419,7 @@ impl<'i> Checker<'i> {
                     })
                 })
             }
-            ("contains" | "containsAll" | "containsAny" | "isEmpty" | "hasTag" | "getTag", _) => {
-                // A wrong number of arguments to a built-in method is a parse error (`MD0018`).
-                for x in args {
-                    self.check(prior, x);
-                }
-                Answer::fail(None)
-            }
-            _ => self.check_ext(prior, name, Some((recv, recv_span)), args, span),
+            _ => Answer::fail(None),
         }
     }
 
@@ -1284,17 +1447,74 @@ impl<'i> Checker<'i> {
         out
     }
 
-    /// An extension function or method call (Cedar's `typecheck_extension`); for a method, the
-    /// receiver's answer is the first argument.
+    /// An extension function call (Cedar's `typecheck_extension`).
     #[inline(never)]
-    fn check_ext<'a>(
+    fn check_call<'a>(&mut self, prior: &Caps<'a>, e: &'a CExpr) -> Answer<'a> {
+        let CKind::Call(name, args) = &e.kind else {
+            return Answer::fail(None);
+        };
+        let (ret, expected) = self.ext_signature(&name.full, false, args, e.span);
+        let args_ok = self.check_ext_args(prior, args, expected).ok;
+        if expected.is_some() && args_ok {
+            Answer::ok_opt(ret, Caps::default())
+        } else {
+            Answer::fail(ret)
+        }
+    }
+
+    /// The return type of an extension call and the expected types of its arguments (the
+    /// receiver first, for a method), unless a check failed: then the arguments are only checked
+    /// alone and the call fails, as in Cedar.
+    fn ext_signature(
+        &mut self,
+        name: &str,
+        is_method: bool,
+        args: &[P],
+        span: Span,
+    ) -> (Option<Type>, Option<&'static [Type]>) {
+        match self.ext_precheck(name, is_method, args, span) {
+            Some((f, false)) => (Some(f.ret), Some(f.args)),
+            Some((f, true)) => (Some(f.ret), None),
+            None => (None, None),
+        }
+    }
+
+    /// Checks call arguments, each against its expected type when `expected` is given; the
+    /// answer says only whether all type-checked.
+    #[inline(never)]
+    fn check_ext_args<'a>(
         &mut self,
         prior: &Caps<'a>,
-        name: &str,
-        recv: Option<(Answer<'a>, Span)>,
         args: &'a [P],
-        span: Span,
+        expected: Option<&[Type]>,
     ) -> Answer<'a> {
+        let mut all_ok = true;
+        for (i, x) in args.iter().enumerate() {
+            let want = expected.and_then(|e| e.get(i));
+            let a = self.check_arg(
+                prior,
+                x,
+                want.map(|w| (std::slice::from_ref(w), no_help as Help)),
+            );
+            all_ok &= a.ok;
+        }
+        if all_ok {
+            Answer::ok(Type::BOOL)
+        } else {
+            Answer::fail(None)
+        }
+    }
+
+    /// The checks of an extension call that do not look at argument types: the function exists,
+    /// the argument count, and for constructors a literal argument that parses. Reports what it
+    /// finds; returns the function and whether a check failed, or `None` if it is unknown.
+    fn ext_precheck(
+        &mut self,
+        name: &str,
+        is_method: bool,
+        args: &[P],
+        span: Span,
+    ) -> Option<(ext::ExtFn, bool)> {
         let Some(f) = ext::lookup(name) else {
             self.error(
                 codes::UNKNOWN_FUNCTION,
@@ -1302,17 +1522,15 @@ impl<'i> Checker<'i> {
                 format!("unknown extension function `{name}`"),
                 None,
             );
-            for x in args {
-                self.check(prior, x);
-            }
-            return Answer::fail(None);
+            return None;
         };
-        let count = args.len() + usize::from(recv.is_some());
+        let count = args.len() + usize::from(is_method);
         let mut failed = false;
         if count != f.args.len() {
-            let (n, m) = match recv {
-                Some(_) => (f.args.len().saturating_sub(1), args.len()),
-                None => (f.args.len(), args.len()),
+            let (n, m) = if is_method {
+                (f.args.len().saturating_sub(1), args.len())
+            } else {
+                (f.args.len(), args.len())
             };
             self.error(
                 codes::WRONG_ARGUMENT_COUNT,
@@ -1359,37 +1577,33 @@ impl<'i> Checker<'i> {
                 failed = true;
             }
         }
-        if failed {
-            for x in args {
-                self.check(prior, x);
-            }
-            return Answer::fail(Some(f.ret));
-        }
-        let mut all_ok = true;
-        let mut expected = f.args.iter();
-        if let Some((a, recv_span)) = recv {
-            let want = expected.next().cloned().unwrap_or(Type::Never);
-            let a = self.expect_answer(a, recv_span, std::slice::from_ref(&want), no_help);
-            all_ok &= a.ok;
-        }
-        for (x, want) in args.iter().zip(expected) {
-            let a = self.expect(prior, x, std::slice::from_ref(want), no_help);
-            all_ok &= a.ok;
-        }
-        if all_ok {
-            Answer::ok(f.ret)
-        } else {
-            Answer::fail(Some(f.ret))
-        }
+        Some((f, failed))
     }
 
     #[inline(never)]
-    fn check_set<'a>(&mut self, prior: &Caps<'a>, e: &'a CExpr, es: &'a [P]) -> Answer<'a> {
-        let answers: Vec<Answer<'a>> = es.iter().map(|x| self.check(prior, x)).collect();
-        let all_ok = answers.iter().all(|a| a.ok);
-        let types: Vec<Option<Type>> = answers.into_iter().map(|a| a.ty).collect();
-        let element = self.lub_or_error(e.span, &types, LubContext::Set);
-        let r = if es.is_empty() {
+    fn check_set<'a>(&mut self, prior: &Caps<'a>, e: &'a CExpr) -> Answer<'a> {
+        let CKind::Set(es) = &e.kind else {
+            return Answer::fail(None);
+        };
+        let mut types: Vec<Option<Type>> = Vec::with_capacity(es.len());
+        let mut all_ok = true;
+        for x in es {
+            let a = self.check(prior, x);
+            all_ok &= a.ok;
+            types.push(a.ty);
+        }
+        self.set_result(e, es.is_empty(), &types, all_ok)
+    }
+
+    fn set_result<'a>(
+        &mut self,
+        e: &'a CExpr,
+        empty: bool,
+        types: &[Option<Type>],
+        all_ok: bool,
+    ) -> Answer<'a> {
+        let element = self.lub_or_error(e.span, types, LubContext::Set);
+        let r = if empty {
             self.error(
                 codes::EMPTY_SET,
                 e.span,

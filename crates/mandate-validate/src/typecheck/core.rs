@@ -114,82 +114,171 @@ fn node(kind: CKind, span: Span) -> P {
     Rc::new(CExpr { kind, span })
 }
 
-/// Lowers an expression. Recursion is bounded by the parser's nesting limit.
+/// Lowers an expression. Recursion is bounded by the parser's nesting limit; this dispatcher
+/// and the functions it picks keep small frames (plain loops, no iterator adaptors), since the
+/// path from the root to the deepest leaf holds one of each per level.
 pub(crate) fn lower(e: &Expr) -> P {
-    let span = e.span;
+    let f: fn(&Expr) -> P = match &e.kind {
+        ExprKind::Lit(_)
+        | ExprKind::Var(_)
+        | ExprKind::Slot(_)
+        | ExprKind::Entity(_)
+        | ExprKind::Error => lower_leaf,
+        ExprKind::If(..) => lower_if,
+        ExprKind::And(_) | ExprKind::Or(_) | ExprKind::Set(_) | ExprKind::Call(..) => lower_list,
+        ExprKind::Not(_) | ExprKind::Neg(_) | ExprKind::Like(..) => lower_unary,
+        ExprKind::Compare(..) => lower_compare,
+        ExprKind::Add(..) | ExprKind::Mul(_) => lower_arith,
+        ExprKind::Has(..) => lower_has_expr,
+        ExprKind::Is(..) => lower_is,
+        ExprKind::Member(..) => lower_member,
+        ExprKind::Record(_) => lower_record,
+    };
+    f(e)
+}
+
+fn lower_all(es: &[Expr]) -> Vec<P> {
+    let mut out = Vec::with_capacity(es.len());
+    for x in es {
+        out.push(lower(x));
+    }
+    out
+}
+
+fn lower_leaf(e: &Expr) -> P {
     let kind = match &e.kind {
         ExprKind::Lit(l) => CKind::Lit(l.clone()),
         ExprKind::Var(v) => CKind::Var(*v),
         ExprKind::Slot(s) => CKind::Slot(*s),
         ExprKind::Entity(uid) => CKind::Entity(uid.clone()),
-        ExprKind::If(c, t, f) => CKind::If(lower(c), lower(t), lower(f)),
-        ExprKind::And(es) => CKind::And(es.iter().map(lower).collect()),
-        ExprKind::Or(es) => CKind::Or(es.iter().map(lower).collect()),
+        _ => CKind::Error,
+    };
+    node(kind, e.span)
+}
+
+fn lower_if(e: &Expr) -> P {
+    let ExprKind::If(c, t, f) = &e.kind else {
+        return node(CKind::Error, e.span);
+    };
+    let (c, t, f) = (lower(c), lower(t), lower(f));
+    node(CKind::If(c, t, f), e.span)
+}
+
+fn lower_list(e: &Expr) -> P {
+    let kind = match &e.kind {
+        ExprKind::And(es) => CKind::And(lower_all(es)),
+        ExprKind::Or(es) => CKind::Or(lower_all(es)),
+        ExprKind::Set(es) => CKind::Set(lower_all(es)),
+        ExprKind::Call(name, args) => CKind::Call(name.clone(), lower_all(args)),
+        _ => CKind::Error,
+    };
+    node(kind, e.span)
+}
+
+fn lower_unary(e: &Expr) -> P {
+    let kind = match &e.kind {
         ExprKind::Not(x) => CKind::Not(lower(x)),
         ExprKind::Neg(x) => CKind::Neg(lower(x)),
-        ExprKind::Compare(op, a, b) => {
-            let (a, b) = (lower(a), lower(b));
-            match op {
-                CmpOp::Eq => CKind::Eq(a, b),
-                CmpOp::NotEq => CKind::Not(node(CKind::Eq(a, b), span)),
-                CmpOp::Lt => CKind::Less(a, b, false),
-                CmpOp::Le => CKind::Less(a, b, true),
-                CmpOp::Gt => CKind::Not(node(CKind::Less(a, b, true), span)),
-                CmpOp::Ge => CKind::Not(node(CKind::Less(a, b, false), span)),
-                CmpOp::In => CKind::In(a, b),
+        ExprKind::Like(x, pattern) => CKind::Like(lower(x), pattern.clone()),
+        _ => CKind::Error,
+    };
+    node(kind, e.span)
+}
+
+fn lower_compare(e: &Expr) -> P {
+    let span = e.span;
+    let ExprKind::Compare(op, a, b) = &e.kind else {
+        return node(CKind::Error, span);
+    };
+    let (a, b) = (lower(a), lower(b));
+    let kind = match op {
+        CmpOp::Eq => CKind::Eq(a, b),
+        CmpOp::NotEq => CKind::Not(node(CKind::Eq(a, b), span)),
+        CmpOp::Lt => CKind::Less(a, b, false),
+        CmpOp::Le => CKind::Less(a, b, true),
+        CmpOp::Gt => CKind::Not(node(CKind::Less(a, b, true), span)),
+        CmpOp::Ge => CKind::Not(node(CKind::Less(a, b, false), span)),
+        CmpOp::In => CKind::In(a, b),
+    };
+    node(kind, span)
+}
+
+fn lower_arith(e: &Expr) -> P {
+    let kind = match &e.kind {
+        ExprKind::Add(first, rest) => {
+            let first = lower(first);
+            let mut ops = Vec::with_capacity(rest.len());
+            for (op, x) in rest {
+                let op = match op {
+                    AddOp::Add => ArithOp::Add,
+                    AddOp::Sub => ArithOp::Sub,
+                };
+                ops.push((op, lower(x)));
             }
+            CKind::Arith(first, ops)
         }
-        ExprKind::Add(first, rest) => CKind::Arith(
-            lower(first),
-            rest.iter()
-                .map(|(op, x)| {
-                    let op = match op {
-                        AddOp::Add => ArithOp::Add,
-                        AddOp::Sub => ArithOp::Sub,
-                    };
-                    (op, lower(x))
-                })
-                .collect(),
-        ),
         ExprKind::Mul(es) => {
-            let mut iter = es.iter();
-            match iter.next() {
-                Some(first) => CKind::Arith(
-                    lower(first),
-                    iter.map(|x| (ArithOp::Mul, lower(x))).collect(),
-                ),
+            let mut all = lower_all(es).into_iter();
+            match all.next() {
+                Some(first) => CKind::Arith(first, all.map(|x| (ArithOp::Mul, x)).collect()),
                 None => CKind::Error,
             }
         }
-        ExprKind::Has(target, path) => return lower_has(lower(target), path, span),
-        ExprKind::Like(x, pattern) => CKind::Like(lower(x), pattern.clone()),
-        ExprKind::Is(x, ty, within) => {
-            let x = lower(x);
-            match within {
-                None => CKind::Is(x, ty.clone()),
-                Some(w) => CKind::And(vec![
-                    node(CKind::Is(x.clone(), ty.clone()), span),
-                    node(CKind::In(x, lower(w)), span),
-                ]),
-            }
+        _ => CKind::Error,
+    };
+    node(kind, e.span)
+}
+
+fn lower_has_expr(e: &Expr) -> P {
+    let ExprKind::Has(target, path) = &e.kind else {
+        return node(CKind::Error, e.span);
+    };
+    lower_has(lower(target), path, e.span)
+}
+
+fn lower_is(e: &Expr) -> P {
+    let span = e.span;
+    let ExprKind::Is(x, ty, within) = &e.kind else {
+        return node(CKind::Error, span);
+    };
+    let x = lower(x);
+    let kind = match within {
+        None => CKind::Is(x, ty.clone()),
+        Some(w) => {
+            let w = lower(w);
+            CKind::And(vec![
+                node(CKind::Is(x.clone(), ty.clone()), span),
+                node(CKind::In(x, w), span),
+            ])
         }
-        ExprKind::Member(base, accesses) => {
-            let steps = accesses.iter().map(|a| match a {
-                Access::Attr(name, s) => Step::Attr(name.clone(), *s),
-                Access::Method(name, args, s) => {
-                    Step::Method(name.clone(), args.iter().map(lower).collect(), *s)
-                }
-            });
-            return chain(lower(base), steps, span);
-        }
-        ExprKind::Call(name, args) => CKind::Call(name.clone(), args.iter().map(lower).collect()),
-        ExprKind::Set(es) => CKind::Set(es.iter().map(lower).collect()),
-        ExprKind::Record(fields) => {
-            CKind::Record(fields.iter().map(|(k, v)| (k.clone(), lower(v))).collect())
-        }
-        ExprKind::Error => CKind::Error,
     };
     node(kind, span)
+}
+
+fn lower_member(e: &Expr) -> P {
+    let ExprKind::Member(base, accesses) = &e.kind else {
+        return node(CKind::Error, e.span);
+    };
+    let base = lower(base);
+    let mut steps = Vec::with_capacity(accesses.len());
+    for a in accesses {
+        steps.push(match a {
+            Access::Attr(name, s) => Step::Attr(name.clone(), *s),
+            Access::Method(name, args, s) => Step::Method(name.clone(), lower_all(args), *s),
+        });
+    }
+    chain(base, steps, e.span)
+}
+
+fn lower_record(e: &Expr) -> P {
+    let ExprKind::Record(fields) = &e.kind else {
+        return node(CKind::Error, e.span);
+    };
+    let mut out = Vec::with_capacity(fields.len());
+    for (k, v) in fields {
+        out.push((k.clone(), lower(v)));
+    }
+    node(CKind::Record(out), e.span)
 }
 
 /// `base.steps...`, flattened when `base` is itself a chain.

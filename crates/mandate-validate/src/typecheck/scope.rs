@@ -57,8 +57,8 @@ fn collect(s: &Statement) -> Names<'_> {
     out
 }
 
-/// Collects entity literals and `is` types of `e` into `out` (recursion bounded by the parser's
-/// nesting limit).
+/// Collects entity literals and `is` types of `e` into `out`. Recursion is bounded by the
+/// parser's nesting limit; plain loops keep the frames small.
 fn push_literals<'s>(e: &'s mandate_syntax::ast::Expr, out: &mut Names<'s>) {
     use mandate_syntax::ast::Access;
     match &e.kind {
@@ -73,7 +73,11 @@ fn push_literals<'s>(e: &'s mandate_syntax::ast::Expr, out: &mut Names<'s>) {
         | ExprKind::Or(es)
         | ExprKind::Mul(es)
         | ExprKind::Set(es)
-        | ExprKind::Call(_, es) => es.iter().for_each(|x| push_literals(x, out)),
+        | ExprKind::Call(_, es) => {
+            for x in es {
+                push_literals(x, out);
+            }
+        }
         ExprKind::Not(x) | ExprKind::Neg(x) | ExprKind::Has(x, _) | ExprKind::Like(x, _) => {
             push_literals(x, out);
         }
@@ -83,7 +87,9 @@ fn push_literals<'s>(e: &'s mandate_syntax::ast::Expr, out: &mut Names<'s>) {
         }
         ExprKind::Add(first, rest) => {
             push_literals(first, out);
-            rest.iter().for_each(|(_, x)| push_literals(x, out));
+            for (_, x) in rest {
+                push_literals(x, out);
+            }
         }
         ExprKind::Is(x, t, within) => {
             push_literals(x, out);
@@ -96,11 +102,17 @@ fn push_literals<'s>(e: &'s mandate_syntax::ast::Expr, out: &mut Names<'s>) {
             push_literals(base, out);
             for a in accesses {
                 if let Access::Method(_, args, _) = a {
-                    args.iter().for_each(|x| push_literals(x, out));
+                    for x in args {
+                        push_literals(x, out);
+                    }
                 }
             }
         }
-        ExprKind::Record(fields) => fields.iter().for_each(|(_, x)| push_literals(x, out)),
+        ExprKind::Record(fields) => {
+            for (_, x) in fields {
+                push_literals(x, out);
+            }
+        }
     }
 }
 

@@ -1,0 +1,823 @@
+//! The in-process store: sharded sliding-window counters, optionally persistent.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use crate::journal::{self, ChargeRecord, Journal, Record, ReservedRecord};
+use crate::window::{Check, Geometry, Ring, check_counts};
+use crate::{
+    BucketStatus, Charge, ChargeOutcome, ChargeResult, Clock, QuotaStore, Settlement, StoreError,
+};
+
+/// The number of bucket shards (and of reservation shards).
+const SHARDS: usize = 64;
+
+/// Options of a [`MemoryStore`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemoryOptions {
+    /// How long a reservation can be settled or refunded, in ms (default one hour). After
+    /// that it counts as final at its reserved amount; it is forgotten after twice this time.
+    pub reservation_ttl_ms: u64,
+    /// A shard is swept for idle buckets (whose window has fully passed) when it holds more
+    /// than this many buckets, and again each time it doubles (default 1024; 64 shards).
+    pub sweep_threshold: usize,
+    /// How long [`MemoryStore::open`] waits for another process to release the state
+    /// directory before failing with [`StoreError::Locked`], in ms (default 3000).
+    pub lock_wait_ms: u64,
+}
+
+impl Default for MemoryOptions {
+    fn default() -> Self {
+        Self {
+            reservation_ttl_ms: 3_600_000,
+            sweep_threshold: 1024,
+            lock_wait_ms: 3000,
+        }
+    }
+}
+
+type Buckets = HashMap<Box<str>, HashMap<Box<str>, Ring>>;
+
+#[derive(Debug, Default)]
+struct Shard {
+    quotas: Buckets,
+    len: usize,
+    sweep_at: usize,
+}
+
+impl Shard {
+    fn get(&self, quota: &str, bucket: &str) -> Option<&Ring> {
+        self.quotas
+            .get(quota)
+            .and_then(|buckets| buckets.get(bucket))
+    }
+
+    fn get_mut(&mut self, quota: &str, bucket: &str) -> Option<&mut Ring> {
+        self.quotas
+            .get_mut(quota)
+            .and_then(|buckets| buckets.get_mut(bucket))
+    }
+
+    /// The ring of a bucket, created (or re-laid for a new window) as needed.
+    fn ring(&mut self, quota: &str, bucket: &str, geometry: Geometry, t: u64) -> Option<&mut Ring> {
+        if self.get(quota, bucket).is_none() {
+            if !self.quotas.contains_key(quota) {
+                self.quotas.insert(quota.into(), HashMap::new());
+            }
+            self.quotas
+                .get_mut(quota)?
+                .insert(bucket.into(), Ring::new(geometry, t));
+            self.len = self.len.saturating_add(1);
+        }
+        let ring = self.get_mut(quota, bucket)?;
+        if ring.geometry != geometry {
+            ring.relayout(geometry, t);
+        }
+        Some(ring)
+    }
+
+    /// Evicts buckets whose window has fully passed when the shard grew past its threshold.
+    fn maybe_sweep(&mut self, t: u64, threshold: usize) {
+        if self.len <= self.sweep_at.max(threshold) {
+            return;
+        }
+        self.quotas.retain(|_, buckets| {
+            buckets.retain(|_, ring| !ring.is_idle(t));
+            !buckets.is_empty()
+        });
+        self.len = self.quotas.values().map(HashMap::len).sum();
+        self.sweep_at = self.len.saturating_mul(2).max(threshold);
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ReservationState {
+    /// Inserted by a charge still in progress.
+    Pending,
+    Open,
+    Settled,
+}
+
+#[derive(Clone, Debug)]
+struct Reserved {
+    quota: Box<str>,
+    bucket: Box<str>,
+    window_ms: u64,
+    granule: u64,
+    amount: u64,
+}
+
+#[derive(Clone, Debug)]
+struct Reservation {
+    created_ms: u64,
+    state: ReservationState,
+    entries: Vec<Reserved>,
+}
+
+#[derive(Debug, Default)]
+struct ReservationShard {
+    map: HashMap<String, Reservation>,
+    sweep_at: usize,
+}
+
+impl ReservationShard {
+    fn maybe_sweep(&mut self, t: u64, ttl: u64, threshold: usize) {
+        if self.map.len() <= self.sweep_at.max(threshold) {
+            return;
+        }
+        let forget_after = ttl.saturating_mul(2);
+        self.map.retain(|_, reservation| {
+            reservation.state == ReservationState::Pending
+                || t < reservation.created_ms.saturating_add(forget_after)
+        });
+        self.sweep_at = self.map.len().saturating_mul(2).max(threshold);
+    }
+}
+
+/// The in-process [`QuotaStore`]: exact, sharded, bounded in memory, and persistent when
+/// opened on a state directory.
+pub struct MemoryStore {
+    clock: Arc<dyn Clock>,
+    options: MemoryOptions,
+    last_ms: AtomicU64,
+    shards: Box<[Mutex<Shard>]>,
+    reservations: Box<[Mutex<ReservationShard>]>,
+    journal: Option<Mutex<Journal>>,
+    state_dir: Option<PathBuf>,
+    /// Held (locked) for the store's lifetime when persistent.
+    _lock: Option<File>,
+}
+
+impl std::fmt::Debug for MemoryStore {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("MemoryStore")
+            .field("clock", &self.clock)
+            .field("options", &self.options)
+            .field("last_ms", &self.last_ms)
+            .field("state_dir", &self.state_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // No code path panics while holding a lock; if one ever did, the data is still consistent
+    // at statement granularity, so recover it rather than propagate the panic.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn shard_of(quota: &str, bucket: &str) -> usize {
+    let mut hasher = rustc_hash::FxHasher::default();
+    quota.hash(&mut hasher);
+    bucket.hash(&mut hasher);
+    usize::try_from(hasher.finish() % SHARDS as u64).unwrap_or(0)
+}
+
+fn reservation_shard_of(id: &str) -> usize {
+    let mut hasher = rustc_hash::FxHasher::default();
+    id.hash(&mut hasher);
+    usize::try_from(hasher.finish() % SHARDS as u64).unwrap_or(0)
+}
+
+type Guards<'a> = Vec<(usize, MutexGuard<'a, Shard>)>;
+
+fn guard_for<'g, 'a>(guards: &'g mut Guards<'a>, index: usize) -> Option<&'g mut Shard> {
+    guards
+        .iter_mut()
+        .find(|(shard, _)| *shard == index)
+        .map(|(_, guard)| &mut **guard)
+}
+
+impl MemoryStore {
+    /// A non-persistent store with default options.
+    pub fn new(clock: Arc<dyn Clock>) -> Self {
+        Self::with_options(clock, MemoryOptions::default())
+    }
+
+    /// A non-persistent store.
+    pub fn with_options(clock: Arc<dyn Clock>, options: MemoryOptions) -> Self {
+        Self {
+            clock,
+            options,
+            last_ms: AtomicU64::new(0),
+            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
+            reservations: (0..SHARDS)
+                .map(|_| Mutex::new(ReservationShard::default()))
+                .collect(),
+            journal: None,
+            state_dir: None,
+            _lock: None,
+        }
+    }
+
+    /// A persistent store on `state_dir` (created if missing): takes the directory's lock,
+    /// loads the snapshot, replays the journal, writes a fresh snapshot and empties the
+    /// journal. Every later admitted charge, settle and refund is journaled and synced before
+    /// the call returns.
+    pub fn open(
+        state_dir: &Path,
+        clock: Arc<dyn Clock>,
+        options: MemoryOptions,
+    ) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(state_dir).map_err(|error| {
+            StoreError::Io(format!("cannot create `{}`: {error}", state_dir.display()))
+        })?;
+        let lock_file = take_lock(state_dir, options.lock_wait_ms)?;
+        let mut store = Self::with_options(clock, options);
+        store.state_dir = Some(state_dir.to_path_buf());
+        store._lock = Some(lock_file);
+        let seq = store.replay(state_dir)?;
+        store.write_snapshot(state_dir, seq)?;
+        store.journal = Some(Mutex::new(Journal::restart(
+            state_dir,
+            seq.saturating_add(1),
+        )?));
+        Ok(store)
+    }
+
+    /// The number of buckets currently held in memory (live or not yet swept).
+    pub fn bucket_count(&self) -> usize {
+        self.shards.iter().map(|shard| lock(shard).len).sum()
+    }
+
+    /// Evicts every bucket whose window has fully passed, now.
+    pub fn sweep(&self) {
+        let t = self.now();
+        for shard in &*self.shards {
+            let mut shard = lock(shard);
+            shard.sweep_at = 0;
+            shard.maybe_sweep(t, 0);
+            shard.sweep_at = self
+                .options
+                .sweep_threshold
+                .max(shard.len.saturating_mul(2));
+        }
+    }
+
+    /// The store's time: the clock, but never earlier than any time seen before.
+    fn now(&self) -> u64 {
+        let now = self.clock.now_ms();
+        self.last_ms.fetch_max(now, Ordering::SeqCst).max(now)
+    }
+
+    fn observe(&self, t: u64) {
+        self.last_ms.fetch_max(t, Ordering::SeqCst);
+    }
+
+    fn lock_shards(&self, mut indices: Vec<usize>) -> Guards<'_> {
+        indices.sort_unstable();
+        indices.dedup();
+        indices
+            .into_iter()
+            .filter_map(|index| self.shards.get(index).map(|shard| (index, lock(shard))))
+            .collect()
+    }
+
+    fn journal(&self, record: &Record) -> Result<(), StoreError> {
+        match &self.journal {
+            Some(journal) => lock(journal).append(record),
+            None => Ok(()),
+        }
+    }
+
+    /// Checks and, when admitted (or `replay`), applies `charges` at time `t`.
+    fn charge_at(
+        &self,
+        charges: &[Charge],
+        reservation: Option<&str>,
+        dry_run: bool,
+        t: u64,
+        replay: bool,
+    ) -> Result<(ChargeResult, Vec<Reserved>), StoreError> {
+        let indices: Vec<usize> = charges
+            .iter()
+            .map(|charge| shard_of(&charge.quota, &charge.bucket))
+            .collect();
+        let mut guards = self.lock_shards(indices.clone());
+        let mut outcomes = Vec::with_capacity(charges.len());
+        let mut admitted = true;
+        for (position, (charge, &index)) in charges.iter().zip(&indices).enumerate() {
+            let pending: u64 = charges
+                .iter()
+                .take(position)
+                .filter(|earlier| earlier.quota == charge.quota && earlier.bucket == charge.bucket)
+                .fold(0u64, |sum, earlier| sum.saturating_add(earlier.cost));
+            let geometry = Geometry::new(charge.window_ms);
+            let ring = guard_for(&mut guards, index)
+                .and_then(|shard| shard.get(&charge.quota, &charge.bucket));
+            let check = match ring {
+                Some(ring) if ring.geometry == geometry => {
+                    ring.check(t, charge.limit, charge.cost, pending)
+                }
+                Some(ring) => {
+                    let mut relaid = ring.clone();
+                    relaid.relayout(geometry, t);
+                    relaid.check(t, charge.limit, charge.cost, pending)
+                }
+                None => check_counts(
+                    pending,
+                    charge.limit,
+                    charge.cost,
+                    t,
+                    geometry,
+                    std::iter::empty(),
+                ),
+            };
+            admitted &= check.admitted;
+            outcomes.push(outcome(charge, check));
+        }
+        let mut reserved = Vec::new();
+        if replay || (admitted && !dry_run) {
+            if !replay && self.journal.is_some() {
+                self.journal(&Record::Charge {
+                    t,
+                    c: charges
+                        .iter()
+                        .map(|charge| ChargeRecord {
+                            q: charge.quota.clone(),
+                            b: charge.bucket.clone(),
+                            l: charge.limit,
+                            w: charge.window_ms,
+                            c: charge.cost,
+                        })
+                        .collect(),
+                    r: reservation.map(str::to_owned),
+                })?;
+            }
+            for (charge, &index) in charges.iter().zip(&indices) {
+                let geometry = Geometry::new(charge.window_ms);
+                let Some(shard) = guard_for(&mut guards, index) else {
+                    continue;
+                };
+                let granule = if charge.cost == 0 {
+                    match shard.get(&charge.quota, &charge.bucket) {
+                        Some(ring) if ring.geometry == geometry => {
+                            geometry.granule_of(ring.effective_time(t))
+                        }
+                        _ => geometry.granule_of(t),
+                    }
+                } else {
+                    let granule = shard
+                        .ring(&charge.quota, &charge.bucket, geometry, t)
+                        .map_or(geometry.granule_of(t), |ring| ring.add(t, charge.cost));
+                    shard.maybe_sweep(t, self.options.sweep_threshold);
+                    granule
+                };
+                if reservation.is_some() {
+                    reserved.push(Reserved {
+                        quota: charge.quota.as_str().into(),
+                        bucket: charge.bucket.as_str().into(),
+                        window_ms: charge.window_ms,
+                        granule,
+                        amount: charge.cost,
+                    });
+                }
+            }
+        }
+        for (outcome, charge) in outcomes.iter_mut().zip(charges) {
+            outcome.remaining = if admitted {
+                charge
+                    .limit
+                    .saturating_sub(outcome.used.saturating_add(charge.cost))
+            } else {
+                charge.limit.saturating_sub(outcome.used)
+            };
+        }
+        Ok((
+            ChargeResult {
+                admitted,
+                at_ms: t,
+                outcomes,
+            },
+            reserved,
+        ))
+    }
+
+    /// Settles (`Some(actual)`) or refunds (`None`) a reservation at time `t`.
+    fn finish(
+        &self,
+        id: &str,
+        actual: Option<u64>,
+        t: u64,
+        replay: bool,
+    ) -> Result<Settlement, StoreError> {
+        let Some(reservations) = self.reservations.get(reservation_shard_of(id)) else {
+            return Err(StoreError::UnknownReservation(id.to_owned()));
+        };
+        let mut reservations = lock(reservations);
+        let Some(reservation) = reservations.map.get_mut(id) else {
+            return Err(StoreError::UnknownReservation(id.to_owned()));
+        };
+        if !replay {
+            match reservation.state {
+                ReservationState::Pending => {
+                    return Err(StoreError::UnknownReservation(id.to_owned()));
+                }
+                ReservationState::Settled => return Err(StoreError::AlreadySettled(id.to_owned())),
+                ReservationState::Open => {}
+            }
+            if t >= reservation
+                .created_ms
+                .saturating_add(self.options.reservation_ttl_ms)
+            {
+                return Err(StoreError::ReservationExpired(id.to_owned()));
+            }
+        }
+        let indices = reservation
+            .entries
+            .iter()
+            .map(|entry| shard_of(&entry.quota, &entry.bucket))
+            .collect();
+        let mut guards = self.lock_shards(indices);
+        if !replay && self.journal.is_some() {
+            let record = match actual {
+                Some(actual) => Record::Settle {
+                    t,
+                    r: id.to_owned(),
+                    a: actual,
+                },
+                None => Record::Refund {
+                    t,
+                    r: id.to_owned(),
+                },
+            };
+            self.journal(&record)?;
+        }
+        let target = actual.unwrap_or(0);
+        let mut reserved_total = 0u64;
+        let mut actual_total = 0u64;
+        for entry in &reservation.entries {
+            reserved_total = reserved_total.saturating_add(entry.amount);
+            actual_total = actual_total.saturating_add(target);
+            let increase = target.saturating_sub(entry.amount);
+            let decrease = entry.amount.saturating_sub(target);
+            let geometry = Geometry::new(entry.window_ms);
+            let Some(shard) = guard_for(&mut guards, shard_of(&entry.quota, &entry.bucket)) else {
+                continue;
+            };
+            match shard.get_mut(&entry.quota, &entry.bucket) {
+                Some(ring) if ring.geometry == geometry => {
+                    ring.adjust(t, entry.granule, increase, decrease);
+                }
+                _ if increase > 0 => {
+                    if let Some(ring) = shard.ring(&entry.quota, &entry.bucket, geometry, t) {
+                        ring.add(t, increase);
+                    }
+                }
+                _ => {}
+            }
+        }
+        reservation.state = ReservationState::Settled;
+        Ok(Settlement {
+            reservation: id.to_owned(),
+            reserved: reserved_total,
+            actual: actual_total,
+        })
+    }
+
+    /// Loads the snapshot and replays the journal; returns the last sequence number applied.
+    fn replay(&self, dir: &Path) -> Result<u64, StoreError> {
+        let mut seq = 0u64;
+        let snapshot_path = dir.join(journal::SNAPSHOT_FILE);
+        for (line, (_, record)) in journal::read_records(&snapshot_path, false)?
+            .into_iter()
+            .enumerate()
+        {
+            match record {
+                Record::Header { v, seq: last, t } => {
+                    if v != journal::FORMAT_VERSION {
+                        return Err(StoreError::Corrupt {
+                            path: snapshot_path.display().to_string(),
+                            line: line + 1,
+                            message: format!("unsupported snapshot version {v}"),
+                        });
+                    }
+                    seq = last;
+                    self.observe(t);
+                }
+                Record::Bucket { q, b, w, h, g } => {
+                    let geometry = Geometry::new(w);
+                    let index = shard_of(&q, &b);
+                    if let Some(shard) = self.shards.get(index) {
+                        let mut shard = lock(shard);
+                        shard.len = shard.len.saturating_add(1);
+                        shard
+                            .quotas
+                            .entry(q.into())
+                            .or_default()
+                            .insert(b.into(), Ring::from_granules(geometry, h, &g));
+                    }
+                }
+                Record::Reservation { r, t, s, e } => {
+                    let entries = e
+                        .into_iter()
+                        .map(|entry| Reserved {
+                            quota: entry.q.into(),
+                            bucket: entry.b.into(),
+                            window_ms: entry.w,
+                            granule: entry.g,
+                            amount: entry.a,
+                        })
+                        .collect();
+                    let state = if s {
+                        ReservationState::Settled
+                    } else {
+                        ReservationState::Open
+                    };
+                    if let Some(shard) = self.reservations.get(reservation_shard_of(&r)) {
+                        lock(shard).map.insert(
+                            r,
+                            Reservation {
+                                created_ms: t,
+                                state,
+                                entries,
+                            },
+                        );
+                    }
+                }
+                Record::Charge { .. } | Record::Settle { .. } | Record::Refund { .. } => {
+                    return Err(StoreError::Corrupt {
+                        path: snapshot_path.display().to_string(),
+                        line: line + 1,
+                        message: "journal record in a snapshot".to_owned(),
+                    });
+                }
+            }
+        }
+        let journal_path = dir.join(journal::JOURNAL_FILE);
+        for (line, (n, record)) in journal::read_records(&journal_path, true)?
+            .into_iter()
+            .enumerate()
+        {
+            if n <= seq {
+                continue;
+            }
+            seq = n;
+            match record {
+                Record::Charge { t, c, r } => {
+                    self.observe(t);
+                    let charges: Vec<Charge> = c
+                        .into_iter()
+                        .map(|charge| Charge {
+                            quota: charge.q,
+                            bucket: charge.b,
+                            limit: charge.l,
+                            window_ms: charge.w,
+                            cost: charge.c,
+                        })
+                        .collect();
+                    let (_, reserved) = self.charge_at(&charges, r.as_deref(), false, t, true)?;
+                    if let Some(id) = r {
+                        self.insert_reservation(
+                            id,
+                            Reservation {
+                                created_ms: t,
+                                state: ReservationState::Open,
+                                entries: reserved,
+                            },
+                            t,
+                        );
+                    }
+                }
+                Record::Settle { t, r, a } => {
+                    self.observe(t);
+                    let _ = self.finish(&r, Some(a), t, true);
+                }
+                Record::Refund { t, r } => {
+                    self.observe(t);
+                    let _ = self.finish(&r, None, t, true);
+                }
+                Record::Header { .. } | Record::Bucket { .. } | Record::Reservation { .. } => {
+                    return Err(StoreError::Corrupt {
+                        path: journal_path.display().to_string(),
+                        line: line + 1,
+                        message: "snapshot record in the journal".to_owned(),
+                    });
+                }
+            }
+        }
+        Ok(seq)
+    }
+
+    fn insert_reservation(&self, id: String, reservation: Reservation, t: u64) {
+        if let Some(shard) = self.reservations.get(reservation_shard_of(&id)) {
+            let mut shard = lock(shard);
+            shard.map.insert(id, reservation);
+            shard.maybe_sweep(
+                t,
+                self.options.reservation_ttl_ms,
+                self.options.sweep_threshold,
+            );
+        }
+    }
+
+    /// Writes the live state as the new snapshot (called at open, before any other use).
+    fn write_snapshot(&self, dir: &Path, seq: u64) -> Result<(), StoreError> {
+        let t = self.last_ms.load(Ordering::SeqCst);
+        let mut lines = journal::frame(
+            0,
+            &Record::Header {
+                v: journal::FORMAT_VERSION,
+                seq,
+                t,
+            },
+        )?;
+        let mut n = 1u64;
+        for shard in &*self.shards {
+            let shard = lock(shard);
+            for (quota, buckets) in &shard.quotas {
+                for (bucket, ring) in buckets {
+                    if ring.is_idle(t) {
+                        continue;
+                    }
+                    let record = Record::Bucket {
+                        q: quota.to_string(),
+                        b: bucket.to_string(),
+                        w: ring.geometry.window,
+                        h: ring.head,
+                        g: ring.granules(),
+                    };
+                    lines.extend(journal::frame(n, &record)?);
+                    n = n.saturating_add(1);
+                }
+            }
+        }
+        let forget_after = self.options.reservation_ttl_ms.saturating_mul(2);
+        for shard in &*self.reservations {
+            let shard = lock(shard);
+            for (id, reservation) in &shard.map {
+                if reservation.state == ReservationState::Pending
+                    || t >= reservation.created_ms.saturating_add(forget_after)
+                {
+                    continue;
+                }
+                let record = Record::Reservation {
+                    r: id.clone(),
+                    t: reservation.created_ms,
+                    s: reservation.state == ReservationState::Settled,
+                    e: reservation
+                        .entries
+                        .iter()
+                        .map(|entry| ReservedRecord {
+                            q: entry.quota.to_string(),
+                            b: entry.bucket.to_string(),
+                            w: entry.window_ms,
+                            g: entry.granule,
+                            a: entry.amount,
+                        })
+                        .collect(),
+                };
+                lines.extend(journal::frame(n, &record)?);
+                n = n.saturating_add(1);
+            }
+        }
+        journal::write_snapshot(dir, &lines)
+    }
+}
+
+fn take_lock(dir: &Path, wait_ms: u64) -> Result<File, StoreError> {
+    use fs4::fs_std::FileExt as _;
+    let path = dir.join(journal::LOCK_FILE);
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|error| StoreError::Io(format!("cannot open `{}`: {error}", path.display())))?;
+    let deadline = Instant::now() + Duration::from_millis(wait_ms);
+    loop {
+        match file.try_lock_exclusive() {
+            Ok(true) => return Ok(file),
+            Ok(false) => {}
+            Err(error) => {
+                return Err(StoreError::Io(format!(
+                    "cannot lock `{}`: {error}",
+                    path.display()
+                )));
+            }
+        }
+        if Instant::now() >= deadline {
+            return Err(StoreError::Locked(dir.display().to_string()));
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+fn outcome(charge: &Charge, check: Check) -> ChargeOutcome {
+    ChargeOutcome {
+        quota: charge.quota.clone(),
+        bucket: charge.bucket.clone(),
+        limit: charge.limit,
+        window_ms: charge.window_ms,
+        cost: charge.cost,
+        used: check.used,
+        remaining: 0,
+        admitted: check.admitted,
+        retry_after_ms: check.retry_after_ms,
+    }
+}
+
+impl QuotaStore for MemoryStore {
+    fn charge(
+        &self,
+        charges: &[Charge],
+        reservation: Option<&str>,
+        dry_run: bool,
+    ) -> Result<ChargeResult, StoreError> {
+        let t = self.now();
+        let reserve = reservation.filter(|_| !dry_run);
+        if let Some(id) = reserve {
+            let Some(shard) = self.reservations.get(reservation_shard_of(id)) else {
+                return Err(StoreError::UnknownReservation(id.to_owned()));
+            };
+            let mut shard = lock(shard);
+            let forget_after = self.options.reservation_ttl_ms.saturating_mul(2);
+            if let Some(existing) = shard.map.get(id)
+                && (existing.state == ReservationState::Pending
+                    || t < existing.created_ms.saturating_add(forget_after))
+            {
+                return Err(StoreError::DuplicateReservation(id.to_owned()));
+            }
+            shard.map.insert(
+                id.to_owned(),
+                Reservation {
+                    created_ms: t,
+                    state: ReservationState::Pending,
+                    entries: Vec::new(),
+                },
+            );
+        }
+        let result = self.charge_at(charges, reserve, dry_run, t, false);
+        if let Some(id) = reserve
+            && let Some(shard) = self.reservations.get(reservation_shard_of(id))
+        {
+            let mut shard = lock(shard);
+            match &result {
+                Ok((outcome, reserved)) if outcome.admitted => {
+                    shard.map.insert(
+                        id.to_owned(),
+                        Reservation {
+                            created_ms: t,
+                            state: ReservationState::Open,
+                            entries: reserved.clone(),
+                        },
+                    );
+                    shard.maybe_sweep(
+                        t,
+                        self.options.reservation_ttl_ms,
+                        self.options.sweep_threshold,
+                    );
+                }
+                _ => {
+                    shard.map.remove(id);
+                }
+            }
+        }
+        result.map(|(result, _)| result)
+    }
+
+    fn settle(&self, reservation: &str, actual: u64) -> Result<Settlement, StoreError> {
+        let t = self.now();
+        self.finish(reservation, Some(actual), t, false)
+    }
+
+    fn refund(&self, reservation: &str) -> Result<Settlement, StoreError> {
+        let t = self.now();
+        self.finish(reservation, None, t, false)
+    }
+
+    fn status(&self, buckets: &[Charge]) -> Result<Vec<BucketStatus>, StoreError> {
+        let t = self.now();
+        Ok(buckets
+            .iter()
+            .map(|charge| {
+                let shard = self
+                    .shards
+                    .get(shard_of(&charge.quota, &charge.bucket))
+                    .map(lock);
+                let (used, reset_ms) = shard
+                    .as_ref()
+                    .and_then(|shard| shard.get(&charge.quota, &charge.bucket))
+                    .map_or((0, None), |ring| (ring.used(t), ring.reset_at(t)));
+                BucketStatus {
+                    quota: charge.quota.clone(),
+                    bucket: charge.bucket.clone(),
+                    limit: charge.limit,
+                    window_ms: charge.window_ms,
+                    used,
+                    remaining: charge.limit.saturating_sub(used),
+                    reset_ms,
+                }
+            })
+            .collect())
+    }
+
+    fn name(&self) -> &'static str {
+        "memory"
+    }
+}

@@ -1,0 +1,312 @@
+//! Sliding-window arithmetic over granules, shared by the memory store and (as Lua) the Redis
+//! script. All arithmetic is saturating in the direction that never grants capacity.
+
+/// Target number of granules per window. A window of `D` ms is cut into granules of
+/// `ceil(D / GRANULES)` ms, so a bucket keeps at most `GRANULES + 1` counters.
+pub const GRANULES: u64 = 32;
+
+/// The granule layout of one window length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Geometry {
+    /// The window length in ms (at least 1).
+    pub(crate) window: u64,
+    /// The granule length in ms (at least 1).
+    pub(crate) granule: u64,
+    /// How many granules can intersect one window: the ring size.
+    pub(crate) slots: u64,
+}
+
+impl Geometry {
+    /// The layout of a window of `window_ms` ms (0 is treated as 1 ms).
+    pub(crate) fn new(window_ms: u64) -> Self {
+        let window = window_ms.max(1);
+        let granule = window.div_ceil(GRANULES).max(1);
+        let slots = (window - 1) / granule + 2;
+        Self {
+            window,
+            granule,
+            slots,
+        }
+    }
+
+    /// The index of the granule holding time `t`.
+    pub(crate) fn granule_of(&self, t: u64) -> u64 {
+        t / self.granule
+    }
+
+    /// The oldest granule that intersects the window `(t - window, t]`.
+    pub(crate) fn lowest_granule(&self, t: u64) -> u64 {
+        t.saturating_sub(self.window - 1) / self.granule
+    }
+
+    /// The first time at which granule `k` no longer intersects the window. Saturates at
+    /// `u64::MAX` (the end of time) rather than wrapping.
+    pub(crate) fn expiry_of(&self, k: u64) -> u64 {
+        k.saturating_add(1)
+            .saturating_mul(self.granule)
+            .saturating_add(self.window - 1)
+    }
+
+    /// The start time of granule `k` (saturating).
+    pub(crate) fn start_of(&self, k: u64) -> u64 {
+        k.saturating_mul(self.granule)
+    }
+}
+
+/// The counters of one bucket: a ring of `slots` granule counters ending at granule `head`.
+#[derive(Clone, Debug)]
+pub(crate) struct Ring {
+    pub(crate) geometry: Geometry,
+    /// The newest granule the ring holds; it holds `head - slots + 1 ..= head`.
+    pub(crate) head: u64,
+    pub(crate) counts: Box<[u64]>,
+}
+
+/// What a check of one charge against a ring found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Check {
+    pub(crate) used: u64,
+    pub(crate) admitted: bool,
+    pub(crate) retry_after_ms: Option<u64>,
+}
+
+impl Ring {
+    /// An empty ring whose head is the granule of `t`.
+    pub(crate) fn new(geometry: Geometry, t: u64) -> Self {
+        let size = usize::try_from(geometry.slots).unwrap_or(usize::MAX);
+        Self {
+            geometry,
+            head: geometry.granule_of(t),
+            counts: vec![0; size].into_boxed_slice(),
+        }
+    }
+
+    fn index(&self, k: u64) -> usize {
+        usize::try_from(k % self.geometry.slots).unwrap_or(0)
+    }
+
+    /// The count of granule `k`, 0 when the ring does not hold it.
+    fn count(&self, k: u64) -> u64 {
+        if k > self.head || self.head - k >= self.geometry.slots {
+            return 0;
+        }
+        self.counts.get(self.index(k)).copied().unwrap_or(0)
+    }
+
+    fn count_mut(&mut self, k: u64) -> Option<&mut u64> {
+        if k > self.head || self.head - k >= self.geometry.slots {
+            return None;
+        }
+        let index = self.index(k);
+        self.counts.get_mut(index)
+    }
+
+    /// The time this ring is evaluated at: never before its newest granule, so a charge made
+    /// by a thread whose clock reading is older cannot ignore counts in later granules.
+    pub(crate) fn effective_time(&self, t: u64) -> u64 {
+        t.max(self.geometry.start_of(self.head))
+    }
+
+    /// The range of granules of the window at `t` that the ring holds.
+    fn live_range(&self, t: u64) -> std::ops::RangeInclusive<u64> {
+        let oldest_held = self.head.saturating_sub(self.geometry.slots - 1);
+        let low = self.geometry.lowest_granule(t).max(oldest_held);
+        low..=self.head
+    }
+
+    /// Units charged in the window ending at `t`.
+    pub(crate) fn used(&self, t: u64) -> u64 {
+        let t = self.effective_time(t);
+        self.live_range(t)
+            .fold(0u64, |sum, k| sum.saturating_add(self.count(k)))
+    }
+
+    /// Checks whether `cost` more units fit in `limit` at time `t`, given `pending` units
+    /// already accepted for this bucket by earlier charges of the same request.
+    pub(crate) fn check(&self, t: u64, limit: u64, cost: u64, pending: u64) -> Check {
+        let effective = self.effective_time(t);
+        let used = self.used(effective).saturating_add(pending);
+        let granules = self.live_range(effective).map(|k| (k, self.count(k)));
+        check_counts(used, limit, cost, t, self.geometry, granules)
+    }
+
+    /// Moves the head to the granule of `t`, clearing granules that left the ring.
+    pub(crate) fn advance(&mut self, t: u64) {
+        let target = self.geometry.granule_of(t);
+        if target <= self.head {
+            return;
+        }
+        let clear = (target - self.head).min(self.geometry.slots);
+        for step in 1..=clear {
+            let k = target - clear + step;
+            let index = self.index(k);
+            if let Some(slot) = self.counts.get_mut(index) {
+                *slot = 0;
+            }
+        }
+        self.head = target;
+    }
+
+    /// Adds `amount` at time `t` to the current granule; returns the granule charged.
+    pub(crate) fn add(&mut self, t: u64, amount: u64) -> u64 {
+        let t = self.effective_time(t);
+        self.advance(t);
+        let k = self.head;
+        if let Some(slot) = self.count_mut(k) {
+            *slot = slot.saturating_add(amount);
+        }
+        k
+    }
+
+    /// Adjusts granule `k` (where a reservation was charged) by `delta` at time `t`: a positive
+    /// delta goes to `k` while it is in the window, otherwise to the current granule (it was
+    /// spent); a negative delta is refunded from `k` only while `k` is in the window.
+    pub(crate) fn adjust(&mut self, t: u64, k: u64, increase: u64, decrease: u64) {
+        let t = self.effective_time(t);
+        self.advance(t);
+        let in_window = k >= self.geometry.lowest_granule(t);
+        if increase > 0 {
+            let target = if in_window && self.count_mut(k).is_some() {
+                k
+            } else {
+                self.head
+            };
+            if let Some(slot) = self.count_mut(target) {
+                *slot = slot.saturating_add(increase);
+            }
+        }
+        if decrease > 0
+            && in_window
+            && let Some(slot) = self.count_mut(k)
+        {
+            *slot = slot.saturating_sub(decrease);
+        }
+    }
+
+    /// When the usage at `t` drops to zero with no new charges; `None` when it is zero.
+    pub(crate) fn reset_at(&self, t: u64) -> Option<u64> {
+        let t = self.effective_time(t);
+        self.live_range(t)
+            .rev()
+            .find(|&k| self.count(k) > 0)
+            .map(|k| self.geometry.expiry_of(k))
+    }
+
+    /// Whether no granule of the window at `t` holds any unit (the bucket can be evicted).
+    pub(crate) fn is_idle(&self, t: u64) -> bool {
+        self.used(t) == 0
+    }
+
+    /// Rebuilds the ring for a new window length, conservatively: the units in the old window
+    /// move to the current granule of the new layout.
+    pub(crate) fn relayout(&mut self, geometry: Geometry, t: u64) {
+        let used = self.used(t);
+        let t = self.effective_time(t);
+        *self = Ring::new(geometry, t);
+        self.add(t, used);
+    }
+
+    /// The granule counts as `(granule, count)` pairs, oldest first (for snapshots).
+    pub(crate) fn granules(&self) -> Vec<(u64, u64)> {
+        let oldest = self.head.saturating_sub(self.geometry.slots - 1);
+        (oldest..=self.head)
+            .map(|k| (k, self.count(k)))
+            .filter(|&(_, c)| c > 0)
+            .collect()
+    }
+
+    /// Rebuilds a ring from snapshot granules.
+    pub(crate) fn from_granules(geometry: Geometry, head: u64, granules: &[(u64, u64)]) -> Self {
+        let mut ring = Ring::new(geometry, geometry.start_of(head));
+        ring.head = head;
+        for &(k, c) in granules {
+            if let Some(slot) = ring.count_mut(k) {
+                *slot = slot.saturating_add(c);
+            }
+        }
+        ring
+    }
+}
+
+/// The admission rule and retry computation over live `(granule, count)` pairs, oldest first.
+pub(crate) fn check_counts(
+    used: u64,
+    limit: u64,
+    cost: u64,
+    t: u64,
+    geometry: Geometry,
+    granules: impl Iterator<Item = (u64, u64)>,
+) -> Check {
+    if cost == 0 {
+        return Check {
+            used,
+            admitted: true,
+            retry_after_ms: Some(0),
+        };
+    }
+    if cost > limit {
+        return Check {
+            used,
+            admitted: false,
+            retry_after_ms: None,
+        };
+    }
+    let budget = limit - cost;
+    if used <= budget {
+        return Check {
+            used,
+            admitted: true,
+            retry_after_ms: Some(0),
+        };
+    }
+    let mut left = used;
+    for (k, count) in granules {
+        left = left.saturating_sub(count);
+        if left <= budget {
+            let at = geometry.expiry_of(k);
+            return Check {
+                used,
+                admitted: false,
+                retry_after_ms: Some(at.saturating_sub(t)),
+            };
+        }
+    }
+    // Only units of this very request remain (two charges of one request on one bucket whose
+    // costs together exceed the limit): the request can never succeed.
+    Check {
+        used,
+        admitted: false,
+        retry_after_ms: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![expect(clippy::unwrap_used, reason = "test code")]
+    use super::*;
+
+    #[test]
+    fn geometry_bounds() {
+        for window in [0, 1, 2, 31, 32, 33, 1000, 60_000, u64::MAX] {
+            let geometry = Geometry::new(window);
+            assert!(geometry.slots <= GRANULES + 1, "{window}");
+            assert!(geometry.granule >= 1);
+        }
+        let geometry = Geometry::new(u64::MAX);
+        assert_eq!(geometry.expiry_of(u64::MAX), u64::MAX);
+        let ring = Ring::new(geometry, u64::MAX);
+        assert_eq!(ring.used(u64::MAX), 0);
+    }
+
+    #[test]
+    fn retry_is_exact() {
+        let geometry = Geometry::new(1000);
+        let mut ring = Ring::new(geometry, 0);
+        ring.add(10, 5);
+        let check = ring.check(500, 5, 1, 0);
+        assert!(!check.admitted);
+        let retry = check.retry_after_ms.unwrap();
+        assert!(!ring.check(500 + retry - 1, 5, 1, 0).admitted);
+        assert!(ring.check(500 + retry, 5, 1, 0).admitted);
+    }
+}

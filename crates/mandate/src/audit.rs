@@ -1,0 +1,224 @@
+//! Audit records and the sink interface. Every decision, agent lifecycle change and policy-set
+//! change produces one record; the engine hands it to its sink.
+
+use crate::engine::{Decision, DecisionError, Layer, Request};
+use crate::version::{ChangeRef, PolicyVersion};
+use mandate_agents::Agent;
+use mandate_quota::ChargeOutcome;
+
+/// The engine version written into every record.
+pub const ENGINE_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// One audit record.
+#[derive(Clone, Debug, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AuditRecord {
+    /// A decision.
+    Decision {
+        /// The decision id.
+        decision_id: String,
+        /// When (ms since the Unix epoch).
+        at_ms: u64,
+        /// The acting principal.
+        principal: String,
+        /// The delegation chain, nearest first.
+        on_behalf_of: Vec<String>,
+        /// The action.
+        action: String,
+        /// The resource.
+        resource: String,
+        /// The context, in Cedar's JSON encoding.
+        context: serde_json::Value,
+        /// `allow` or `deny`.
+        decision: &'static str,
+        /// The deciding layer.
+        layer: Layer,
+        /// Determining policies or reasons.
+        reasons: Vec<String>,
+        /// Errors.
+        errors: Vec<DecisionError>,
+        /// The principal that failed a lifecycle or delegation check.
+        denied_principal: Option<String>,
+        /// Quota outcomes.
+        quota: Vec<ChargeOutcome>,
+        /// Whether nothing was charged.
+        dry_run: bool,
+        /// The policy version.
+        policy_version: String,
+        /// Mandate's version.
+        engine_version: &'static str,
+    },
+    /// An agent lifecycle change.
+    Lifecycle {
+        /// When.
+        at_ms: u64,
+        /// `register`, `update`, `suspend`, `resume` or `revoke`.
+        op: String,
+        /// The agent's uid.
+        agent: String,
+        /// Who did it.
+        actor: String,
+        /// Why.
+        reason: String,
+        /// Mandate's version.
+        engine_version: &'static str,
+    },
+    /// A policy-set change: `load`, `reload`, `rollback` or `failed_reload`.
+    PolicyChange {
+        /// When.
+        at_ms: u64,
+        /// What happened.
+        op: String,
+        /// The version now running (for `failed_reload`, the one that stays).
+        version: Option<String>,
+        /// The version it replaced.
+        previous: Option<String>,
+        /// Who, why, and the change reference (commit, approval).
+        change: ChangeRef,
+        /// `(policies, quotas)`.
+        counts: Option<(usize, usize)>,
+        /// For a failed reload, the rendered diagnostics.
+        diagnostics: Option<String>,
+        /// Mandate's version.
+        engine_version: &'static str,
+    },
+}
+
+impl AuditRecord {
+    pub(crate) fn decision(request: &Request, d: &Decision) -> Self {
+        AuditRecord::Decision {
+            decision_id: d.id.clone(),
+            at_ms: d.at_ms,
+            principal: request.principal.to_string(),
+            on_behalf_of: request
+                .on_behalf_of
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+            action: request.action.to_string(),
+            resource: request.resource.to_string(),
+            context: request.context.to_json(),
+            decision: d.decision_str(),
+            layer: d.layer,
+            reasons: d.reasons.iter().map(ToString::to_string).collect(),
+            errors: d.errors.clone(),
+            denied_principal: d.denied_principal.clone(),
+            quota: d.quota.clone(),
+            dry_run: d.dry_run,
+            policy_version: d.policy_version.to_string(),
+            engine_version: ENGINE_VERSION,
+        }
+    }
+
+    pub(crate) fn lifecycle(
+        op: &str,
+        agent: &Agent,
+        actor: &str,
+        reason: &str,
+        at_ms: u64,
+    ) -> Self {
+        AuditRecord::Lifecycle {
+            at_ms,
+            op: op.to_string(),
+            agent: crate::agents::agent_uid(agent).to_string(),
+            actor: actor.to_string(),
+            reason: reason.to_string(),
+            engine_version: ENGINE_VERSION,
+        }
+    }
+
+    pub(crate) fn policy_change(
+        op: &str,
+        version: &PolicyVersion,
+        previous: Option<&PolicyVersion>,
+    ) -> Self {
+        AuditRecord::PolicyChange {
+            at_ms: version.loaded_ms,
+            op: op.to_string(),
+            version: Some(version.id.to_string()),
+            previous: previous.map(|p| p.id.to_string()),
+            change: version.change.clone(),
+            counts: Some(version.counts),
+            diagnostics: None,
+            engine_version: ENGINE_VERSION,
+        }
+    }
+
+    pub(crate) fn policy_failure(change: &ChangeRef, at_ms: u64, diagnostics: &str) -> Self {
+        AuditRecord::PolicyChange {
+            at_ms,
+            op: "failed_reload".to_string(),
+            version: None,
+            previous: None,
+            change: change.clone(),
+            counts: None,
+            diagnostics: Some(diagnostics.to_string()),
+            engine_version: ENGINE_VERSION,
+        }
+    }
+
+    /// Replaces who/why/when of a policy change (a rollback is made by its caller, not by the
+    /// version's original author).
+    pub(crate) fn set_change(&mut self, new: &ChangeRef, now: u64) {
+        if let AuditRecord::PolicyChange { change, at_ms, .. } = self {
+            *change = new.clone();
+            *at_ms = now;
+        }
+    }
+}
+
+/// Where audit records go.
+pub trait AuditSink: Send + Sync + std::fmt::Debug {
+    /// Whether records are wanted at all (a disabled sink costs nothing per decision).
+    fn enabled(&self) -> bool {
+        true
+    }
+    /// Appends one record.
+    ///
+    /// # Errors
+    /// The record could not be written.
+    fn append(&self, record: &AuditRecord) -> Result<(), String>;
+}
+
+/// A sink that keeps nothing: the default when no audit trail is configured.
+#[derive(Debug, Default)]
+pub struct NullSink;
+
+impl AuditSink for NullSink {
+    fn enabled(&self) -> bool {
+        false
+    }
+    fn append(&self, _record: &AuditRecord) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// A sink that keeps records in memory (tests, the demo).
+#[derive(Debug, Default)]
+pub struct MemorySink {
+    records: std::sync::Mutex<Vec<AuditRecord>>,
+}
+
+impl MemorySink {
+    /// An empty sink.
+    pub fn new() -> Self {
+        MemorySink::default()
+    }
+    /// A copy of the records so far.
+    pub fn records(&self) -> Vec<AuditRecord> {
+        self.records
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+}
+
+impl AuditSink for MemorySink {
+    fn append(&self, record: &AuditRecord) -> Result<(), String> {
+        self.records
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(record.clone());
+        Ok(())
+    }
+}

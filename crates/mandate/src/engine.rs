@@ -1,0 +1,1202 @@
+//! The `Engine`: Mandate's agent-governance decision path.
+//!
+//! A decision runs four layers in order, and the first that denies decides:
+//! 1. **lifecycle**: the principal and every link of its delegation chain that is a registered
+//!    agent must be active (not suspended, revoked or expired);
+//! 2. **policy**: Cedar-exact evaluation of the policy set for the principal;
+//! 3. **delegation**: the same request must be allowed for every principal the agent acts for;
+//! 4. **quota**: every applicable quota must have room for the request's cost; then all are
+//!    charged at once.
+//!
+//! INVARIANT: a decision reads exactly one policy version (one `ArcSwap` load) and records its id,
+//! so it can be replayed against that version.
+
+use crate::agents::{AgentEntities, agent_json};
+use crate::audit::{AuditRecord, AuditSink, NullSink};
+use crate::load::FileDiagnostics;
+use crate::version::{
+    ChangeRef, PolicySource, PolicyVersion, SchemaSource, build_version, placeholder_uid,
+};
+use arc_swap::ArcSwap;
+use mandate_agents::{Agent, AgentSpec, AgentState, MemoryRegistry, Registry, RegistryError};
+use mandate_eval::authorizer::{Outcome, evaluate_policy};
+use mandate_eval::eval::{Env, eval};
+use mandate_eval::{ErrorMode, Uid, Value};
+use mandate_quota::{
+    BucketStatus, Charge, ChargeOutcome, Clock, MemoryStore, QuotaStore, Settlement, StoreError,
+    SystemClock,
+};
+use smol_str::SmolStr;
+use std::collections::VecDeque;
+use std::hash::{BuildHasher, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Largest policy set an engine accepts.
+pub const MAX_POLICIES: usize = 1_000_000;
+
+/// What to do when the quota store fails (unreachable, timeout, protocol error).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StoreFailureMode {
+    /// Deny the request (fail closed). The default.
+    #[default]
+    Deny,
+    /// Allow the request without charging; the failure is still reported on the decision.
+    Allow,
+}
+
+/// What to do when an audit record cannot be written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuditFailureMode {
+    /// Deny the request: no allow without its record (fail closed). The default.
+    #[default]
+    Deny,
+    /// Return the decision anyway, with the failure on it and counted.
+    BestEffort,
+}
+
+/// Engine settings.
+#[derive(Clone, Debug)]
+pub struct EngineOptions {
+    /// How erroring policies count (`DenyOnForbidError` by default).
+    pub error_mode: ErrorMode,
+    /// Longest `on_behalf_of` chain accepted (default 4).
+    pub max_delegation: usize,
+    /// Quota-store failure handling (default deny).
+    pub on_store_failure: StoreFailureMode,
+    /// Policy versions kept for rollback, the running one included (default 10).
+    pub keep_versions: usize,
+    /// What a decision does when its audit record cannot be written (default: deny).
+    pub on_audit_failure: AuditFailureMode,
+    /// Type-check policies against the schema on load and reload (default true; a set with type
+    /// errors is rejected). Without a schema there is nothing to check.
+    pub validate: bool,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            error_mode: ErrorMode::DenyOnForbidError,
+            max_delegation: 4,
+            on_store_failure: StoreFailureMode::Deny,
+            keep_versions: 10,
+            validate: true,
+            on_audit_failure: AuditFailureMode::Deny,
+        }
+    }
+}
+
+/// A request to the engine.
+#[derive(Clone, Debug)]
+pub struct Request {
+    /// Who acts (usually an agent).
+    pub principal: Uid,
+    /// The action.
+    pub action: Uid,
+    /// The resource.
+    pub resource: Uid,
+    /// The context record.
+    pub context: Value,
+    /// The principals the agent acts for, nearest first (a person, or an agent that delegated).
+    pub on_behalf_of: Vec<Uid>,
+}
+
+impl Request {
+    /// A request with an empty context and no delegation.
+    pub fn new(principal: Uid, action: Uid, resource: Uid) -> Self {
+        Request {
+            principal,
+            action,
+            resource,
+            context: Value::empty_record(),
+            on_behalf_of: Vec::new(),
+        }
+    }
+
+    /// Sets the context.
+    #[must_use]
+    pub fn with_context(mut self, context: Value) -> Self {
+        self.context = context;
+        self
+    }
+
+    /// Sets the delegation chain.
+    #[must_use]
+    pub fn on_behalf_of(mut self, chain: Vec<Uid>) -> Self {
+        self.on_behalf_of = chain;
+        self
+    }
+}
+
+/// The layer that decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Layer {
+    /// The agent lifecycle gate.
+    Lifecycle,
+    /// Delegation: a principal of the `on_behalf_of` chain.
+    Delegation,
+    /// The policies.
+    Policy,
+    /// A quota.
+    Quota,
+}
+
+impl Layer {
+    /// The name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Layer::Lifecycle => "lifecycle",
+            Layer::Delegation => "delegation",
+            Layer::Policy => "policy",
+            Layer::Quota => "quota",
+        }
+    }
+}
+
+/// An error reported on a decision.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct DecisionError {
+    /// The policy or quota id, or the failing part: `quota-store`, `registry`, `entities`,
+    /// `audit`, `delegation`.
+    pub id: String,
+    /// What went wrong.
+    pub message: String,
+}
+
+/// The engine's answer.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Decision {
+    /// Unique decision id (also the reservation id for `settle` and `refund`).
+    pub id: String,
+    /// Whether the request is allowed.
+    pub allowed: bool,
+    /// The layer that decided.
+    pub layer: Layer,
+    /// The determining policies (satisfied permits for an allow, satisfied forbids for a deny),
+    /// `lifecycle:<state>` for a lifecycle denial, or the refusing quota ids.
+    pub reasons: Vec<SmolStr>,
+    /// Errors met on the way.
+    pub errors: Vec<DecisionError>,
+    /// For a delegation or lifecycle denial, the principal that failed.
+    pub denied_principal: Option<String>,
+    /// Every applicable quota, with its bucket, usage and `retry_after_ms` when refused.
+    pub quota: Vec<ChargeOutcome>,
+    /// Whether this was a dry run (nothing charged).
+    pub dry_run: bool,
+    /// The policy version that decided.
+    pub policy_version: Arc<str>,
+    /// When (milliseconds since the Unix epoch).
+    pub at_ms: u64,
+}
+
+impl Decision {
+    /// `allow` or `deny`.
+    pub fn decision_str(&self) -> &'static str {
+        if self.allowed { "allow" } else { "deny" }
+    }
+}
+
+/// Options for one decision.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AuthorizeOptions {
+    /// Report what would happen without charging quotas.
+    pub dry_run: bool,
+    /// Remember the quota charges under the decision id so `settle` or `refund` can adjust them
+    /// later (for costs known only after the action).
+    pub reserve: bool,
+}
+
+/// An engine that could not be built or changed.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// Policies, schema or entities with errors: every diagnostic.
+    #[error("{}", render_files(.0))]
+    Load(Vec<FileDiagnostics>),
+    /// The quota store failed.
+    #[error("quota store: {0}")]
+    Store(#[from] StoreError),
+    /// The agent registry refused or failed.
+    #[error("agent registry: {0}")]
+    Registry(#[from] RegistryError),
+    /// An agent that does not fit the schema, or an invalid argument.
+    #[error("{0}")]
+    Invalid(String),
+    /// `rollback` with no older version kept.
+    #[error("no earlier policy version to roll back to")]
+    NoPreviousVersion,
+}
+
+fn render_files(files: &[FileDiagnostics]) -> String {
+    files
+        .iter()
+        .map(FileDiagnostics::render)
+        .collect::<Vec<_>>()
+        .join("")
+}
+
+/// Builds an [`Engine`].
+#[derive(Debug, Default)]
+pub struct EngineBuilder {
+    source: Option<PolicySource>,
+    schema: Option<SchemaSource>,
+    entities_path: Option<PathBuf>,
+    entities_text: Option<String>,
+    quota_store: Option<Arc<dyn QuotaStore>>,
+    registry: Option<Arc<dyn Registry>>,
+    audit: Option<Arc<dyn AuditSink>>,
+    clock: Option<Arc<dyn Clock>>,
+    state_dir: Option<PathBuf>,
+    options: EngineOptions,
+    change: ChangeRef,
+}
+
+impl EngineBuilder {
+    /// Policies from files and directories.
+    #[must_use]
+    pub fn policy_paths(mut self, paths: Vec<PathBuf>) -> Self {
+        self.source = Some(PolicySource::Paths(paths));
+        self
+    }
+    /// Policies from one directory.
+    #[must_use]
+    pub fn policy_dir(self, dir: impl Into<PathBuf>) -> Self {
+        self.policy_paths(vec![dir.into()])
+    }
+    /// Policies from texts `(name, text)`.
+    #[must_use]
+    pub fn policy_texts(mut self, texts: Vec<(String, String)>) -> Self {
+        self.source = Some(PolicySource::Texts(texts));
+        self
+    }
+    /// A schema file.
+    #[must_use]
+    pub fn schema_path(mut self, path: impl Into<PathBuf>) -> Self {
+        self.schema = Some(SchemaSource::Path(path.into()));
+        self
+    }
+    /// A schema text (Cedar syntax, or JSON with `json`).
+    #[must_use]
+    pub fn schema_text(mut self, text: impl Into<String>, json: bool) -> Self {
+        self.schema = Some(SchemaSource::Text {
+            text: text.into(),
+            json,
+        });
+        self
+    }
+    /// An entity file (Cedar entity JSON).
+    #[must_use]
+    pub fn entities_path(mut self, path: impl Into<PathBuf>) -> Self {
+        self.entities_path = Some(path.into());
+        self
+    }
+    /// Entity JSON text.
+    #[must_use]
+    pub fn entities_json(mut self, text: impl Into<String>) -> Self {
+        self.entities_text = Some(text.into());
+        self
+    }
+    /// The quota store (default: in memory, or persistent in the state directory).
+    #[must_use]
+    pub fn quota_store(mut self, store: Arc<dyn QuotaStore>) -> Self {
+        self.quota_store = Some(store);
+        self
+    }
+    /// The agent registry (default: in memory, or persistent in the state directory).
+    #[must_use]
+    pub fn registry(mut self, registry: Arc<dyn Registry>) -> Self {
+        self.registry = Some(registry);
+        self
+    }
+    /// The audit sink (default: none).
+    #[must_use]
+    pub fn audit(mut self, sink: Arc<dyn AuditSink>) -> Self {
+        self.audit = Some(sink);
+        self
+    }
+    /// The clock (default: the system clock).
+    #[must_use]
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+    /// A state directory for the embedded defaults: the quota journal in `quota/` and the agent
+    /// registry in `agents/`, both crash-safe.
+    #[must_use]
+    pub fn state_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.state_dir = Some(dir.into());
+        self
+    }
+    /// Settings.
+    #[must_use]
+    pub fn options(mut self, options: EngineOptions) -> Self {
+        self.options = options;
+        self
+    }
+    /// Who loads the first version, and under which reference.
+    #[must_use]
+    pub fn change(mut self, change: ChangeRef) -> Self {
+        self.change = change;
+        self
+    }
+
+    /// Loads everything and builds the engine.
+    ///
+    /// # Errors
+    /// Policies, schema or entities with errors; a state directory that cannot be opened.
+    pub fn build(self) -> Result<Engine, EngineError> {
+        let clock: Arc<dyn Clock> = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let now = clock.now_ms();
+        let source = self
+            .source
+            .unwrap_or_else(|| PolicySource::Texts(Vec::new()));
+        let version = build_version(
+            source,
+            self.schema,
+            self.options.validate,
+            self.change.clone(),
+            now,
+        )
+        .map_err(EngineError::Load)?;
+        let entities_json = match (&self.entities_path, &self.entities_text) {
+            (Some(p), _) => {
+                let text = crate::load::read_text(p).map_err(|d| EngineError::Load(vec![d]))?;
+                Some((p.display().to_string(), text))
+            }
+            (None, Some(t)) => Some(("<entities>".to_string(), t.clone())),
+            (None, None) => None,
+        };
+        let base = match &entities_json {
+            Some((name, text)) => Some(Arc::new(
+                mandate_eval::entities::parse_json_bounded(text).map_err(|e| {
+                    EngineError::Load(vec![FileDiagnostics {
+                        source: mandate_syntax::Source::new(name.clone(), text.clone()),
+                        diagnostics: vec![crate::load::json_diag(
+                            "MD0050",
+                            "invalid entity JSON",
+                            &e,
+                        )],
+                    }])
+                })?,
+            )),
+            None => None,
+        };
+        if let Some(dir) = &self.state_dir {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                EngineError::Invalid(format!(
+                    "cannot create the state directory `{}`: {e}",
+                    dir.display()
+                ))
+            })?;
+        }
+        let quota_store: Arc<dyn QuotaStore> = match (self.quota_store, &self.state_dir) {
+            (Some(s), _) => s,
+            (None, Some(dir)) => Arc::new(MemoryStore::open(
+                &dir.join("quota"),
+                Arc::clone(&clock),
+                mandate_quota::MemoryOptions::default(),
+            )?),
+            (None, None) => Arc::new(MemoryStore::new(Arc::clone(&clock))),
+        };
+        let registry: Arc<dyn Registry> = match (self.registry, &self.state_dir) {
+            (Some(r), _) => r,
+            (None, Some(dir)) => Arc::new(mandate_agents::FileRegistry::open(&dir.join("agents"))?),
+            (None, None) => Arc::new(MemoryRegistry::new()),
+        };
+        let agent_entities = AgentEntities::new(base);
+        // Fail now, not on the first request, when the entities do not fit the schema.
+        agent_entities
+            .current(&version, registry.as_ref())
+            .map_err(|e| EngineError::Load(vec![FileDiagnostics::bare("<entities>", e)]))?;
+        let version = Arc::new(version);
+        let inner = Inner {
+            current: ArcSwap::new(Arc::clone(&version)),
+            history: Mutex::new(VecDeque::from([Arc::clone(&version)])),
+            reload_lock: Mutex::new(()),
+            agent_entities,
+            quota_store,
+            registry,
+            audit: self.audit.unwrap_or_else(|| Arc::new(NullSink)),
+            clock,
+            options: self.options,
+            id_prefix: std::collections::hash_map::RandomState::new()
+                .build_hasher()
+                .finish(),
+            seq: AtomicU64::new(0),
+            audit_failures: AtomicU64::new(0),
+        };
+        let engine = Engine {
+            inner: Arc::new(inner),
+        };
+        engine.audit_policy_change("load", &version, None);
+        Ok(engine)
+    }
+}
+
+struct Inner {
+    current: ArcSwap<PolicyVersion>,
+    /// Oldest first; the last is the running version.
+    history: Mutex<VecDeque<Arc<PolicyVersion>>>,
+    /// Serializes reloads and rollbacks (decisions never take it).
+    reload_lock: Mutex<()>,
+    agent_entities: AgentEntities,
+    quota_store: Arc<dyn QuotaStore>,
+    registry: Arc<dyn Registry>,
+    audit: Arc<dyn AuditSink>,
+    clock: Arc<dyn Clock>,
+    options: EngineOptions,
+    id_prefix: u64,
+    seq: AtomicU64,
+    audit_failures: AtomicU64,
+}
+
+/// Mandate's decision engine. Cheap to clone (one `Arc`) and safe to share across threads.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("version", &self.inner.current.load().id)
+            .field("quota_store", &self.inner.quota_store.name())
+            .field("registry", &self.inner.registry.name())
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Engine {
+    /// Starts building an engine.
+    pub fn builder() -> EngineBuilder {
+        EngineBuilder::default()
+    }
+
+    /// The running policy version.
+    pub fn version(&self) -> Arc<PolicyVersion> {
+        self.inner.current.load_full()
+    }
+
+    /// The kept versions, oldest first; the last is the running one.
+    pub fn versions(&self) -> Vec<Arc<PolicyVersion>> {
+        lock(&self.inner.history).iter().cloned().collect()
+    }
+
+    /// The clock's current time.
+    pub fn now_ms(&self) -> u64 {
+        self.inner.clock.now_ms()
+    }
+
+    /// The settings.
+    pub fn options(&self) -> &EngineOptions {
+        &self.inner.options
+    }
+
+    /// The quota store's name (`memory`, `redis`).
+    pub fn quota_store_name(&self) -> &'static str {
+        self.inner.quota_store.name()
+    }
+
+    fn next_id(&self) -> String {
+        let n = self.inner.seq.fetch_add(1, Ordering::Relaxed);
+        format!("{:016x}{n:016x}", self.inner.id_prefix)
+    }
+
+    /// Reads a request in the JSON format of `mandate authorize` (with `on_behalf_of`), using the
+    /// running version's schema.
+    ///
+    /// # Errors
+    /// Malformed JSON or a request the schema does not allow.
+    pub fn request_from_json(&self, text: &str) -> Result<Request, mandate_syntax::Diagnostic> {
+        let version = self.inner.current.load();
+        let json = mandate_eval::entities::parse_json_bounded(text)
+            .map_err(|e| crate::load::json_diag("MD0060", "invalid request", &e))?;
+        let parsed = mandate_eval::request::request_from_json(&json, version.schema.as_deref())
+            .map_err(|e| crate::load::json_diag("MD0060", "invalid request", &e))?;
+        Ok(Request {
+            principal: parsed.request.principal,
+            action: parsed.request.action,
+            resource: parsed.request.resource,
+            context: parsed.request.context,
+            on_behalf_of: parsed.on_behalf_of,
+        })
+    }
+
+    /// Decides a request, charging quotas.
+    pub fn authorize(&self, request: &Request) -> Decision {
+        self.authorize_with(request, AuthorizeOptions::default())
+    }
+
+    /// Decides a request with options (dry run, reservation).
+    pub fn authorize_with(&self, request: &Request, options: AuthorizeOptions) -> Decision {
+        let mut decision = self.decide(request, options);
+        if let Err(e) = self.write_audit(|| AuditRecord::decision(request, &decision)) {
+            decision.errors.push(DecisionError {
+                id: "audit".into(),
+                message: e,
+            });
+            if self.inner.options.on_audit_failure == AuditFailureMode::Deny && decision.allowed {
+                decision.allowed = false;
+                decision.reasons = vec![SmolStr::new("audit:unavailable")];
+            }
+        }
+        decision
+    }
+
+    fn decide(&self, request: &Request, options: AuthorizeOptions) -> Decision {
+        let inner = &*self.inner;
+        let version = inner.current.load_full();
+        let now = inner.clock.now_ms();
+        let mut d = Decision {
+            id: self.next_id(),
+            allowed: false,
+            layer: Layer::Lifecycle,
+            reasons: Vec::new(),
+            errors: Vec::new(),
+            denied_principal: None,
+            quota: Vec::new(),
+            dry_run: options.dry_run,
+            policy_version: Arc::clone(&version.id),
+            at_ms: now,
+        };
+        // 1. Lifecycle gate, for the principal and every link of the chain.
+        if request.on_behalf_of.len() > inner.options.max_delegation {
+            d.layer = Layer::Delegation;
+            d.reasons.push(SmolStr::new("delegation:too-long"));
+            d.errors.push(DecisionError {
+                id: "delegation".into(),
+                message: format!(
+                    "the delegation chain has {} links, more than the limit of {}",
+                    request.on_behalf_of.len(),
+                    inner.options.max_delegation
+                ),
+            });
+            return d;
+        }
+        for who in std::iter::once(&request.principal).chain(&request.on_behalf_of) {
+            match inner.registry.state(&who.ty, &who.id) {
+                Ok(None) => {}
+                Ok(Some((state, expires))) => {
+                    let state_name = match state {
+                        AgentState::Active if expires.is_some_and(|e| e <= now) => Some("expired"),
+                        AgentState::Active => None,
+                        AgentState::Suspended { .. } => Some("suspended"),
+                        AgentState::Revoked { .. } => Some("revoked"),
+                    };
+                    if let Some(name) = state_name {
+                        d.reasons.push(SmolStr::new(format!("lifecycle:{name}")));
+                        d.denied_principal = Some(who.to_string());
+                        return d;
+                    }
+                }
+                Err(e) => {
+                    d.reasons.push(SmolStr::new("lifecycle:unavailable"));
+                    d.errors.push(DecisionError {
+                        id: "registry".into(),
+                        message: e.to_string(),
+                    });
+                    d.denied_principal = Some(who.to_string());
+                    return d;
+                }
+            }
+        }
+        let entities = match inner
+            .agent_entities
+            .current(&version, inner.registry.as_ref())
+        {
+            Ok(e) => e,
+            Err(diag) => {
+                d.layer = Layer::Policy;
+                d.errors.push(DecisionError {
+                    id: "entities".into(),
+                    message: diag.message,
+                });
+                return d;
+            }
+        };
+        // 2. Policies, for the acting principal.
+        let context = delegation_context(&request.context, &request.on_behalf_of);
+        let core = mandate_eval::Request {
+            principal: request.principal.clone(),
+            action: request.action.clone(),
+            resource: request.resource.clone(),
+            context,
+        };
+        d.layer = Layer::Policy;
+        let resp = mandate_eval::is_authorized(
+            &version.policies,
+            &core,
+            &entities,
+            inner.options.error_mode,
+        );
+        d.reasons = resp.reasons;
+        d.errors
+            .extend(resp.errors.into_iter().map(|e| DecisionError {
+                id: e.policy.to_string(),
+                message: e.error.to_string(),
+            }));
+        if resp.decision == mandate_eval::Decision::Deny {
+            return d;
+        }
+        // 3. Delegation: every principal of the chain must be allowed the same request.
+        for who in &request.on_behalf_of {
+            let link = mandate_eval::Request {
+                principal: who.clone(),
+                ..core.clone()
+            };
+            let resp = mandate_eval::is_authorized(
+                &version.policies,
+                &link,
+                &entities,
+                inner.options.error_mode,
+            );
+            if resp.decision == mandate_eval::Decision::Deny {
+                d.layer = Layer::Delegation;
+                d.reasons = resp.reasons;
+                d.errors
+                    .extend(resp.errors.into_iter().map(|e| DecisionError {
+                        id: e.policy.to_string(),
+                        message: e.error.to_string(),
+                    }));
+                d.denied_principal = Some(who.to_string());
+                return d;
+            }
+        }
+        // 4. Quotas, charged to the acting principal's buckets.
+        let charges = match quota_charges(&version, &core, &entities) {
+            Ok(c) => c,
+            Err((quota, message)) => {
+                d.layer = Layer::Quota;
+                d.reasons = vec![quota.clone()];
+                d.errors.push(DecisionError {
+                    id: quota.to_string(),
+                    message,
+                });
+                return d;
+            }
+        };
+        if charges.is_empty() {
+            d.allowed = true;
+            return d;
+        }
+        d.layer = Layer::Quota;
+        let reservation = options.reserve.then_some(d.id.as_str());
+        match inner
+            .quota_store
+            .charge(&charges, reservation, options.dry_run)
+        {
+            Ok(result) => {
+                d.allowed = result.admitted;
+                if !result.admitted {
+                    d.reasons = result
+                        .outcomes
+                        .iter()
+                        .filter(|o| !o.admitted)
+                        .map(|o| SmolStr::new(&o.quota))
+                        .collect();
+                }
+                d.quota = result.outcomes;
+            }
+            Err(e) => {
+                d.errors.push(DecisionError {
+                    id: "quota-store".into(),
+                    message: e.to_string(),
+                });
+                match inner.options.on_store_failure {
+                    StoreFailureMode::Deny => {
+                        d.reasons = vec![SmolStr::new("quota-store:unavailable")];
+                    }
+                    StoreFailureMode::Allow => d.allowed = true,
+                }
+            }
+        }
+        d
+    }
+
+    /// Settles a reservation made with `AuthorizeOptions::reserve` to the actual cost.
+    ///
+    /// # Errors
+    /// Unknown, expired or already settled reservation; a store failure.
+    pub fn settle(&self, decision_id: &str, actual: u64) -> Result<Settlement, StoreError> {
+        self.inner.quota_store.settle(decision_id, actual)
+    }
+
+    /// Releases a reservation entirely.
+    ///
+    /// # Errors
+    /// As `settle`.
+    pub fn refund(&self, decision_id: &str) -> Result<Settlement, StoreError> {
+        self.inner.quota_store.refund(decision_id)
+    }
+
+    /// Every quota whose principal scope matches `principal`, with its bucket's usage. Quotas
+    /// whose bucket depends on the action, resource or context are listed with `bucket: None`.
+    ///
+    /// # Errors
+    /// A store failure.
+    pub fn quota_status(&self, principal: &Uid) -> Result<Vec<QuotaStatus>, StoreError> {
+        let version = self.inner.current.load_full();
+        let entities = self
+            .inner
+            .agent_entities
+            .current(&version, self.inner.registry.as_ref())
+            .unwrap_or_default();
+        let p = Value::entity(principal.clone());
+        let unknown = Value::entity(placeholder_uid());
+        let ctx = Value::empty_record();
+        let env = Env {
+            principal: &p,
+            action: &unknown,
+            resource: &unknown,
+            context: &ctx,
+            entities: &entities,
+            slot_principal: None,
+            slot_resource: None,
+        };
+        let mut out = Vec::new();
+        let mut lookups = Vec::new();
+        for q in &version.quotas {
+            if !principal_scope_matches(&q.policy.statement.principal, principal, &entities) {
+                continue;
+            }
+            let bucket = if q.bucket_needs_only_principal {
+                match &q.spec.by {
+                    None => Some(principal.to_string()),
+                    Some(by) => eval(by, &env).ok().and_then(|v| bucket_key(&v).ok()),
+                }
+            } else {
+                None
+            };
+            let charge = Charge {
+                quota: q.policy.id.to_string(),
+                bucket: bucket.clone().unwrap_or_default(),
+                limit: q.spec.limit,
+                window_ms: q.spec.per.millis,
+                cost: 0,
+            };
+            if bucket.is_some() {
+                lookups.push(charge.clone());
+            }
+            out.push(QuotaStatus {
+                quota: charge.quota,
+                bucket,
+                limit: charge.limit,
+                window_ms: charge.window_ms,
+                window: q.spec.per.text.to_string(),
+                status: None,
+            });
+        }
+        let statuses = self.inner.quota_store.status(&lookups)?;
+        for s in statuses {
+            if let Some(o) = out
+                .iter_mut()
+                .find(|o| o.quota == s.quota && o.bucket.as_deref() == Some(s.bucket.as_str()))
+            {
+                o.status = Some(s);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Replaces the policies (and optionally the schema) with a new version: parsed, validated and
+    /// compiled first; only a set without errors replaces the running one, atomically, while
+    /// decisions go on. A failed reload leaves the running version untouched.
+    ///
+    /// # Errors
+    /// Every diagnostic of the new set.
+    pub fn reload_policies(
+        &self,
+        source: PolicySource,
+        schema: Option<SchemaSource>,
+        change: ChangeRef,
+    ) -> Result<Arc<PolicyVersion>, EngineError> {
+        let _guard = lock(&self.inner.reload_lock);
+        let now = self.inner.clock.now_ms();
+        let built = build_version(
+            source,
+            schema,
+            self.inner.options.validate,
+            change.clone(),
+            now,
+        )
+        .and_then(|v| {
+            // The entities must still load under the new schema.
+            self.inner
+                .agent_entities
+                .current(&v, self.inner.registry.as_ref())
+                .map_err(|d| vec![FileDiagnostics::bare("<entities>", d)])?;
+            Ok(v)
+        });
+        let version = match built {
+            Ok(v) => Arc::new(v),
+            Err(files) => {
+                let _ = self.write_audit(|| {
+                    AuditRecord::policy_failure(&change, now, &render_files(&files))
+                });
+                return Err(EngineError::Load(files));
+            }
+        };
+        let previous = self.inner.current.load_full();
+        {
+            let mut history = lock(&self.inner.history);
+            history.push_back(Arc::clone(&version));
+            while history.len() > self.inner.options.keep_versions.max(1) {
+                history.pop_front();
+            }
+        }
+        self.inner.current.store(Arc::clone(&version));
+        self.audit_policy_change("reload", &version, Some(&previous));
+        Ok(version)
+    }
+
+    /// Re-reads the running version's sources (files may have changed) as a new version.
+    ///
+    /// # Errors
+    /// As `reload_policies`.
+    pub fn reload(&self, change: ChangeRef) -> Result<Arc<PolicyVersion>, EngineError> {
+        let v = self.inner.current.load_full();
+        self.reload_policies(v.source.clone(), v.schema_source.clone(), change)
+    }
+
+    /// Returns to the previous kept version in one step.
+    ///
+    /// # Errors
+    /// `NoPreviousVersion` when only one version is kept.
+    pub fn rollback(&self, change: ChangeRef) -> Result<Arc<PolicyVersion>, EngineError> {
+        let _guard = lock(&self.inner.reload_lock);
+        let (previous, target) = {
+            let mut history = lock(&self.inner.history);
+            if history.len() < 2 {
+                return Err(EngineError::NoPreviousVersion);
+            }
+            let previous = history.pop_back().ok_or(EngineError::NoPreviousVersion)?;
+            let target = history
+                .back()
+                .cloned()
+                .ok_or(EngineError::NoPreviousVersion)?;
+            (previous, target)
+        };
+        self.inner.current.store(Arc::clone(&target));
+        let mut record = AuditRecord::policy_change("rollback", &target, Some(&previous));
+        record.set_change(&change, self.inner.clock.now_ms());
+        let _ = self.write_audit(|| record);
+        Ok(target)
+    }
+
+    fn audit_policy_change(
+        &self,
+        kind: &str,
+        version: &PolicyVersion,
+        previous: Option<&PolicyVersion>,
+    ) {
+        let _ = self.write_audit(|| AuditRecord::policy_change(kind, version, previous));
+    }
+
+    /// Hands a record to the audit sink (built only when the sink is enabled). Failures are
+    /// counted in `audit_failures`.
+    fn write_audit(&self, make: impl FnOnce() -> AuditRecord) -> Result<(), String> {
+        let sink = &self.inner.audit;
+        if !sink.enabled() {
+            return Ok(());
+        }
+        sink.append(&make()).inspect_err(|_| {
+            self.inner.audit_failures.fetch_add(1, Ordering::Relaxed);
+        })
+    }
+
+    /// How many audit records could not be written since the engine started.
+    pub fn audit_failures(&self) -> u64 {
+        self.inner.audit_failures.load(Ordering::Relaxed)
+    }
+
+    /// The agent registry, with lifecycle operations that use the engine's clock, check agents
+    /// against the schema and write audit records.
+    pub fn agents(&self) -> Agents<'_> {
+        Agents { engine: self }
+    }
+}
+
+/// Lifecycle operations on the engine's agent registry.
+#[derive(Debug)]
+pub struct Agents<'a> {
+    engine: &'a Engine,
+}
+
+impl Agents<'_> {
+    fn inner(&self) -> &Inner {
+        &self.engine.inner
+    }
+
+    /// Checks that an agent fits the schema (its attributes and parents), without registering it.
+    ///
+    /// # Errors
+    /// A mismatch with the schema.
+    pub fn check_spec(&self, spec: &AgentSpec) -> Result<(), EngineError> {
+        let version = self.inner().current.load_full();
+        if let Some(schema) = version.schema.as_deref() {
+            let json = agent_json(spec, AgentState::Active, 0, Some(schema));
+            let arr = serde_json::Value::Array(vec![json]);
+            // Parents and the owner need not exist yet; only the shape is checked.
+            mandate_eval::Entities::from_json_value(&arr, Some(schema))
+                .map_err(|e| EngineError::Invalid(format!("agent does not fit the schema: {e}")))?;
+        }
+        Ok(())
+    }
+
+    fn audit(&self, kind: &str, agent: &Agent, actor: &str, reason: &str) {
+        let now = self.inner().clock.now_ms();
+        let _ = self
+            .engine
+            .write_audit(|| AuditRecord::lifecycle(kind, agent, actor, reason, now));
+    }
+
+    /// Registers a new agent.
+    ///
+    /// # Errors
+    /// An existing or revoked id; an agent that does not fit the schema.
+    pub fn register(
+        &self,
+        spec: AgentSpec,
+        actor: &str,
+        reason: &str,
+    ) -> Result<Agent, EngineError> {
+        self.check_spec(&spec)?;
+        let now = self.inner().clock.now_ms();
+        let agent = self.inner().registry.register(spec, actor, reason, now)?;
+        self.audit("register", &agent, actor, reason);
+        Ok(agent)
+    }
+
+    /// Updates an agent's owner, parents, attributes or expiry.
+    ///
+    /// # Errors
+    /// Unknown or revoked agent; an agent that does not fit the schema.
+    pub fn update(&self, spec: AgentSpec, actor: &str, reason: &str) -> Result<Agent, EngineError> {
+        self.check_spec(&spec)?;
+        let now = self.inner().clock.now_ms();
+        let agent = self.inner().registry.update(spec, actor, reason, now)?;
+        self.audit("update", &agent, actor, reason);
+        Ok(agent)
+    }
+
+    /// Suspends an agent (reversible). When this returns, no decision anywhere in the process
+    /// allows the agent.
+    ///
+    /// # Errors
+    /// Unknown agent or an illegal transition.
+    pub fn suspend(&self, agent: &Uid, actor: &str, reason: &str) -> Result<Agent, EngineError> {
+        let now = self.inner().clock.now_ms();
+        let a = self
+            .inner()
+            .registry
+            .suspend(&agent.ty, &agent.id, actor, reason, now)?;
+        self.audit("suspend", &a, actor, reason);
+        Ok(a)
+    }
+
+    /// Resumes a suspended agent.
+    ///
+    /// # Errors
+    /// Unknown agent or an illegal transition.
+    pub fn resume(&self, agent: &Uid, actor: &str, reason: &str) -> Result<Agent, EngineError> {
+        let now = self.inner().clock.now_ms();
+        let a = self
+            .inner()
+            .registry
+            .resume(&agent.ty, &agent.id, actor, reason, now)?;
+        self.audit("resume", &a, actor, reason);
+        Ok(a)
+    }
+
+    /// Revokes an agent for good; its id is never reused.
+    ///
+    /// # Errors
+    /// Unknown agent or an illegal transition.
+    pub fn revoke(&self, agent: &Uid, actor: &str, reason: &str) -> Result<Agent, EngineError> {
+        let now = self.inner().clock.now_ms();
+        let a = self
+            .inner()
+            .registry
+            .revoke(&agent.ty, &agent.id, actor, reason, now)?;
+        self.audit("revoke", &a, actor, reason);
+        Ok(a)
+    }
+
+    /// One agent.
+    ///
+    /// # Errors
+    /// A registry failure.
+    pub fn get(&self, agent: &Uid) -> Result<Option<Agent>, EngineError> {
+        Ok(self.inner().registry.get(&agent.ty, &agent.id)?)
+    }
+
+    /// Every agent, revoked ones included.
+    ///
+    /// # Errors
+    /// A registry failure.
+    pub fn list(&self) -> Result<Vec<Agent>, EngineError> {
+        Ok(self.inner().registry.list()?)
+    }
+
+    /// The registry itself (for manifests: `mandate_agents::plan` / `apply`).
+    pub fn registry(&self) -> &dyn Registry {
+        self.inner().registry.as_ref()
+    }
+}
+
+/// A quota's status for one principal.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct QuotaStatus {
+    /// The quota id.
+    pub quota: String,
+    /// The principal's bucket, or `None` when it depends on the request.
+    pub bucket: Option<String>,
+    /// Units per window.
+    pub limit: u64,
+    /// Window length in milliseconds.
+    pub window_ms: u64,
+    /// The window as written, e.g. `1h`.
+    pub window: String,
+    /// Usage, when the bucket is known.
+    pub status: Option<BucketStatus>,
+}
+
+fn principal_scope_matches(
+    c: &mandate_syntax::ast::ScopeConstraint,
+    who: &Uid,
+    entities: &mandate_eval::Entities,
+) -> bool {
+    use mandate_syntax::ast::{EntityRef, ScopeConstraint};
+    let target = |r: &EntityRef| match r {
+        EntityRef::Uid(u) => Some(Uid::from_ast(u)),
+        EntityRef::Slot(..) => None,
+    };
+    match c {
+        ScopeConstraint::Any => true,
+        ScopeConstraint::Eq(r) => target(r).is_some_and(|t| *who == t),
+        ScopeConstraint::In(r) => {
+            target(r).is_some_and(|t| mandate_eval::eval::entity_in(who, &t, entities))
+        }
+        ScopeConstraint::Is(ty) => who.ty == ty.full,
+        ScopeConstraint::IsIn(ty, r) => {
+            who.ty == ty.full
+                && target(r).is_some_and(|t| mandate_eval::eval::entity_in(who, &t, entities))
+        }
+    }
+}
+
+/// The context policies see: with a delegation chain, `context.delegation` holds the set of its
+/// principals (unless the caller's context already has a `delegation` field).
+fn delegation_context(context: &Value, chain: &[Uid]) -> Value {
+    if chain.is_empty() {
+        return context.clone();
+    }
+    match context {
+        Value::Record(fields) if !fields.contains_key("delegation") => {
+            let mut fields = (**fields).clone();
+            fields.insert(
+                SmolStr::new("delegation"),
+                Value::set(chain.iter().cloned().map(Value::entity)),
+            );
+            Value::Record(Arc::new(fields))
+        }
+        other => other.clone(),
+    }
+}
+
+/// The bucket name of a `by` value: an entity's uid or a string, in Cedar syntax.
+fn bucket_key(v: &Value) -> Result<String, String> {
+    match v {
+        Value::Entity(_) | Value::String(_) => Ok(v.to_string()),
+        other => Err(format!(
+            "`by` must be an entity or a string, found {}",
+            other.type_name()
+        )),
+    }
+}
+
+type QuotaErr = (SmolStr, String);
+
+/// The charges of every quota that applies to the request (scope and conditions hold).
+fn quota_charges(
+    version: &PolicyVersion,
+    core: &mandate_eval::Request,
+    entities: &mandate_eval::Entities,
+) -> Result<Vec<Charge>, QuotaErr> {
+    if version.quotas.is_empty() {
+        return Ok(Vec::new());
+    }
+    let p = Value::entity(core.principal.clone());
+    let a = Value::entity(core.action.clone());
+    let r = Value::entity(core.resource.clone());
+    let env = Env {
+        principal: &p,
+        action: &a,
+        resource: &r,
+        context: &core.context,
+        entities,
+        slot_principal: None,
+        slot_resource: None,
+    };
+    let mut charges = Vec::new();
+    for q in &version.quotas {
+        let fail = |m: String| (q.policy.id.clone(), m);
+        match evaluate_policy(&q.policy, core, &p, &a, &r, entities) {
+            Outcome::ScopeMismatch | Outcome::ConditionFalse => continue,
+            Outcome::Error(e) => return Err(fail(format!("quota condition failed: {e}"))),
+            Outcome::Satisfied => {}
+        }
+        let bucket = match &q.spec.by {
+            None => core.principal.to_string(),
+            Some(by) => {
+                let v = eval(by, &env).map_err(|e| fail(format!("`by` failed: {e}")))?;
+                bucket_key(&v).map_err(fail)?
+            }
+        };
+        let cost = match &q.spec.cost {
+            None => 1,
+            Some(c) => match eval(c, &env).map_err(|e| fail(format!("`cost` failed: {e}")))? {
+                Value::Long(n) => u64::try_from(n)
+                    .map_err(|_| fail(format!("`cost` must not be negative, found {n}")))?,
+                other => {
+                    return Err(fail(format!(
+                        "`cost` must be a Long, found {}",
+                        other.type_name()
+                    )));
+                }
+            },
+        };
+        charges.push(Charge {
+            quota: q.policy.id.to_string(),
+            bucket,
+            limit: q.spec.limit,
+            window_ms: q.spec.per.millis,
+            cost,
+        });
+    }
+    Ok(charges)
+}
+
+/// Opens the default persistent state in `dir` (as `EngineBuilder::state_dir` would), for tools
+/// that manage agents without deciding.
+///
+/// # Errors
+/// The registry cannot be opened.
+pub fn open_registry(dir: &Path) -> Result<Arc<dyn Registry>, EngineError> {
+    std::fs::create_dir_all(dir).map_err(|e| {
+        EngineError::Invalid(format!(
+            "cannot create the state directory `{}`: {e}",
+            dir.display()
+        ))
+    })?;
+    Ok(Arc::new(mandate_agents::FileRegistry::open(
+        &dir.join("agents"),
+    )?))
+}
