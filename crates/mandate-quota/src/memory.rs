@@ -184,13 +184,20 @@ fn reservation_shard_of(id: &str) -> usize {
     usize::try_from(hasher.finish() % SHARDS as u64).unwrap_or(0)
 }
 
-type Guards<'a> = Vec<(usize, MutexGuard<'a, Shard>)>;
+/// The locked shards of one operation; a single shard needs no allocation.
+enum Guards<'a> {
+    One(usize, MutexGuard<'a, Shard>),
+    Many(Vec<(usize, MutexGuard<'a, Shard>)>),
+}
 
-fn guard_for<'g, 'a>(guards: &'g mut Guards<'a>, index: usize) -> Option<&'g mut Shard> {
-    guards
-        .iter_mut()
-        .find(|(shard, _)| *shard == index)
-        .map(|(_, guard)| &mut **guard)
+fn guard_for<'g>(guards: &'g mut Guards<'_>, index: usize) -> Option<&'g mut Shard> {
+    match guards {
+        Guards::One(shard, guard) => (*shard == index).then_some(&mut **guard),
+        Guards::Many(guards) => guards
+            .iter_mut()
+            .find(|(shard, _)| *shard == index)
+            .map(|(_, guard)| &mut **guard),
+    }
 }
 
 impl MemoryStore {
@@ -269,13 +276,24 @@ impl MemoryStore {
         self.last_ms.fetch_max(t, Ordering::SeqCst);
     }
 
-    fn lock_shards(&self, mut indices: Vec<usize>) -> Guards<'_> {
+    /// Locks the shards of `indices` in ascending order (deduplicated), so that concurrent
+    /// multi-charge requests cannot deadlock.
+    fn lock_shards(&self, mut indices: impl ExactSizeIterator<Item = usize>) -> Guards<'_> {
+        if indices.len() == 1
+            && let Some(index) = indices.next()
+            && let Some(shard) = self.shards.get(index)
+        {
+            return Guards::One(index, lock(shard));
+        }
+        let mut indices: Vec<usize> = indices.collect();
         indices.sort_unstable();
         indices.dedup();
-        indices
-            .into_iter()
-            .filter_map(|index| self.shards.get(index).map(|shard| (index, lock(shard))))
-            .collect()
+        Guards::Many(
+            indices
+                .into_iter()
+                .filter_map(|index| self.shards.get(index).map(|shard| (index, lock(shard))))
+                .collect(),
+        )
     }
 
     fn journal(&self, record: &Record) -> Result<(), StoreError> {
@@ -294,14 +312,15 @@ impl MemoryStore {
         t: u64,
         replay: bool,
     ) -> Result<(ChargeResult, Vec<Reserved>), StoreError> {
-        let indices: Vec<usize> = charges
-            .iter()
-            .map(|charge| shard_of(&charge.quota, &charge.bucket))
-            .collect();
-        let mut guards = self.lock_shards(indices.clone());
+        let mut guards = self.lock_shards(
+            charges
+                .iter()
+                .map(|charge| shard_of(&charge.quota, &charge.bucket)),
+        );
         let mut outcomes = Vec::with_capacity(charges.len());
         let mut admitted = true;
-        for (position, (charge, &index)) in charges.iter().zip(&indices).enumerate() {
+        for (position, charge) in charges.iter().enumerate() {
+            let index = shard_of(&charge.quota, &charge.bucket);
             let pending: u64 = charges
                 .iter()
                 .take(position)
@@ -349,7 +368,8 @@ impl MemoryStore {
                     r: reservation.map(str::to_owned),
                 })?;
             }
-            for (charge, &index) in charges.iter().zip(&indices) {
+            for charge in charges {
+                let index = shard_of(&charge.quota, &charge.bucket);
                 let geometry = Geometry::new(charge.window_ms);
                 let Some(shard) = guard_for(&mut guards, index) else {
                     continue;
@@ -362,11 +382,20 @@ impl MemoryStore {
                         _ => geometry.granule_of(t),
                     }
                 } else {
-                    let granule = shard
-                        .ring(&charge.quota, &charge.bucket, geometry, t)
-                        .map_or(geometry.granule_of(t), |ring| ring.add(t, charge.cost));
-                    shard.maybe_sweep(t, self.options.sweep_threshold);
-                    granule
+                    let existing = shard
+                        .get_mut(&charge.quota, &charge.bucket)
+                        .filter(|ring| ring.geometry == geometry)
+                        .map(|ring| ring.add(t, charge.cost));
+                    match existing {
+                        Some(granule) => granule,
+                        None => {
+                            let granule = shard
+                                .ring(&charge.quota, &charge.bucket, geometry, t)
+                                .map_or(geometry.granule_of(t), |ring| ring.add(t, charge.cost));
+                            shard.maybe_sweep(t, self.options.sweep_threshold);
+                            granule
+                        }
+                    }
                 };
                 if reservation.is_some() {
                     reserved.push(Reserved {
@@ -428,12 +457,12 @@ impl MemoryStore {
                 return Err(StoreError::ReservationExpired(id.to_owned()));
             }
         }
-        let indices = reservation
-            .entries
-            .iter()
-            .map(|entry| shard_of(&entry.quota, &entry.bucket))
-            .collect();
-        let mut guards = self.lock_shards(indices);
+        let mut guards = self.lock_shards(
+            reservation
+                .entries
+                .iter()
+                .map(|entry| shard_of(&entry.quota, &entry.bucket)),
+        );
         if !replay && self.journal.is_some() {
             let record = match actual {
                 Some(actual) => Record::Settle {

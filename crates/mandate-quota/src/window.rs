@@ -117,8 +117,29 @@ impl Ring {
     /// Units charged in the window ending at `t`.
     pub(crate) fn used(&self, t: u64) -> u64 {
         let t = self.effective_time(t);
-        self.live_range(t)
-            .fold(0u64, |sum, k| sum.saturating_add(self.count(k)))
+        let range = self.live_range(t);
+        let (low, high) = (*range.start(), *range.end());
+        if low > high {
+            return 0;
+        }
+        // Walk the ring from the slot of `low` without a division per granule: this loop is
+        // the hot path of every charge.
+        let len = self.counts.len();
+        let span = usize::try_from(high - low)
+            .unwrap_or(usize::MAX)
+            .saturating_add(1)
+            .min(len);
+        let start = self.index(low);
+        let (tail, head) = self.counts.split_at(start.min(len));
+        let first = span.min(head.len());
+        let rest = span - first;
+        let sum_of = |slots: &[u64]| {
+            slots
+                .iter()
+                .fold(0u64, |sum, &count| sum.saturating_add(count))
+        };
+        sum_of(head.get(..first).unwrap_or_default())
+            .saturating_add(sum_of(tail.get(..rest).unwrap_or_default()))
     }
 
     /// Checks whether `cost` more units fit in `limit` at time `t`, given `pending` units

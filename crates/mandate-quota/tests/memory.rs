@@ -451,7 +451,11 @@ fn single_charge_cost() {
     let rounds = 200_000u32;
     let started = std::time::Instant::now();
     for _ in 0..rounds {
-        std::hint::black_box(store.charge(std::hint::black_box(&charges), None, false).unwrap());
+        std::hint::black_box(
+            store
+                .charge(std::hint::black_box(&charges), None, false)
+                .unwrap(),
+        );
     }
     println!("one charge: {:?}", started.elapsed() / rounds);
 }

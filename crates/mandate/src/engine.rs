@@ -805,8 +805,8 @@ impl Engine {
         Ok(out)
     }
 
-    /// Replaces the policies (and optionally the schema) with a new version: parsed, validated and
-    /// compiled first; only a set without errors replaces the running one, atomically, while
+    /// Replaces the policies (and the schema, when `schema` is given; `None` keeps the running
+    /// one) with a new version: parsed, validated and compiled first; only a set without errors replaces the running one, atomically, while
     /// decisions go on. A failed reload leaves the running version untouched.
     ///
     /// # Errors
@@ -819,6 +819,7 @@ impl Engine {
     ) -> Result<Arc<PolicyVersion>, EngineError> {
         let _guard = lock(&self.inner.reload_lock);
         let now = self.inner.clock.now_ms();
+        let schema = schema.or_else(|| self.inner.current.load().schema_source.clone());
         let built = build_version(
             source,
             schema,

@@ -1,0 +1,140 @@
+//! Canonical JSON (sorted keys, no whitespace) and lowercase hex.
+
+use serde_json::Value;
+
+/// Deepest nesting of arrays and objects accepted inside one record.
+///
+/// `serde_json` refuses to parse documents nested more than 128 levels deep; an entry line adds
+/// one level around the record, so records are capped well below that, which guarantees that
+/// every line the writer produces can be read back by [`crate::verify`].
+pub const MAX_RECORD_DEPTH: usize = 100;
+
+/// The record was nested more deeply than [`MAX_RECORD_DEPTH`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TooDeep;
+
+/// Appends the canonical form of `value` to `out`.
+///
+/// Object keys are sorted by their UTF-8 bytes (the same as Unicode code point order), recursively;
+/// no whitespace; strings are escaped as `serde_json` escapes them; numbers are printed as
+/// `serde_json` prints them.
+pub(crate) fn write_canonical(out: &mut Vec<u8>, value: &Value) -> Result<(), TooDeep> {
+    write_value(out, value, 0)
+}
+
+fn write_value(out: &mut Vec<u8>, value: &Value, depth: usize) -> Result<(), TooDeep> {
+    match value {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        Value::Number(number) => out.extend_from_slice(number.to_string().as_bytes()),
+        Value::String(text) => write_string(out, text),
+        Value::Array(items) => {
+            if depth >= MAX_RECORD_DEPTH {
+                return Err(TooDeep);
+            }
+            out.push(b'[');
+            for (idx, item) in items.iter().enumerate() {
+                if idx > 0 {
+                    out.push(b',');
+                }
+                write_value(out, item, depth + 1)?;
+            }
+            out.push(b']');
+        }
+        Value::Object(map) => {
+            if depth >= MAX_RECORD_DEPTH {
+                return Err(TooDeep);
+            }
+            // Sort explicitly: `serde_json/preserve_order` may be enabled by feature unification.
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_unstable_by(|left, right| left.0.as_bytes().cmp(right.0.as_bytes()));
+            out.push(b'{');
+            for (idx, (key, item)) in entries.into_iter().enumerate() {
+                if idx > 0 {
+                    out.push(b',');
+                }
+                write_string(out, key);
+                out.push(b':');
+                write_value(out, item, depth + 1)?;
+            }
+            out.push(b'}');
+        }
+    }
+    Ok(())
+}
+
+/// Appends `text` as a JSON string, escaped exactly as `serde_json` (and Python's
+/// `json.dumps(..., ensure_ascii=False)`) escape it.
+pub(crate) fn write_string(out: &mut Vec<u8>, text: &str) {
+    out.push(b'"');
+    for &byte in text.as_bytes() {
+        match byte {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            0x0c => out.extend_from_slice(b"\\f"),
+            0x00..=0x1f => {
+                out.extend_from_slice(b"\\u00");
+                out.push(hex_digit(byte >> 4));
+                out.push(hex_digit(byte & 0x0f));
+            }
+            _ => out.push(byte),
+        }
+    }
+    out.push(b'"');
+}
+
+/// Appends the decimal form of `number`.
+pub(crate) fn write_u64(out: &mut Vec<u8>, number: u64) {
+    out.extend_from_slice(number.to_string().as_bytes());
+}
+
+fn hex_digit(nibble: u8) -> u8 {
+    match nibble {
+        0..=9 => b'0' + nibble,
+        _ => b'a' + (nibble & 0x0f) - 10,
+    }
+}
+
+/// Appends the lowercase hex form of `bytes`.
+pub(crate) fn write_hex(out: &mut Vec<u8>, bytes: &[u8]) {
+    for &byte in bytes {
+        out.push(hex_digit(byte >> 4));
+        out.push(hex_digit(byte & 0x0f));
+    }
+}
+
+/// Lowercase hex of `bytes`.
+pub(crate) fn to_hex(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .flat_map(|&byte| [char::from(hex_digit(byte >> 4)), char::from(hex_digit(byte & 0x0f))])
+        .collect()
+}
+
+fn hex_value(digit: u8, allow_upper: bool) -> Option<u8> {
+    match digit {
+        b'0'..=b'9' => Some(digit - b'0'),
+        b'a'..=b'f' => Some(digit - b'a' + 10),
+        b'A'..=b'F' if allow_upper => Some(digit - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Decodes exactly `N` bytes from hex; `allow_upper` also accepts `A-F`.
+pub(crate) fn from_hex<const N: usize>(text: &str, allow_upper: bool) -> Option<[u8; N]> {
+    let digits = text.as_bytes();
+    if digits.len() != N * 2 {
+        return None;
+    }
+    let mut out = [0u8; N];
+    for (slot, pair) in out.iter_mut().zip(digits.chunks_exact(2)) {
+        let [high, low] = pair else { return None };
+        *slot = (hex_value(*high, allow_upper)? << 4) | hex_value(*low, allow_upper)?;
+    }
+    Some(out)
+}
