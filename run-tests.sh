@@ -14,6 +14,41 @@ export MANDATE_SHARED=$SHARED
 
 step() { printf '\n==> %s\n' "$*"; }
 
+step "Redis (for the distributed quota store and agent registry tests)"
+# Tests that need Redis read REDIS_URL; they skip without it, except under CI=true, where a
+# missing Redis is a failure. Here we install Debian's redis-server when it is missing and start a
+# private, non-persistent instance on a free port, stopped on exit.
+if [ -z "${REDIS_URL:-}" ]; then
+  if ! command -v redis-server >/dev/null 2>&1; then
+    if command -v apt-get >/dev/null 2>&1; then
+      SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+      $SUDO apt-get install -y redis-server >/dev/null 2>&1 \
+        || { $SUDO apt-get update >/dev/null 2>&1 && $SUDO apt-get install -y redis-server >/dev/null; } \
+        || echo "warning: could not install redis-server"
+    fi
+  fi
+  if command -v redis-server >/dev/null 2>&1; then
+    REDIS_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    REDIS_DIR=$(mktemp -d)
+    redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
+      --daemonize yes --pidfile "$REDIS_DIR/redis.pid" --dir "$REDIS_DIR" --logfile "$REDIS_DIR/redis.log"
+    trap 'kill "$(cat "$REDIS_DIR/redis.pid" 2>/dev/null)" 2>/dev/null || true; rm -rf "$REDIS_DIR"' EXIT
+    for _ in $(seq 50); do
+      redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break
+      sleep 0.1
+    done
+    export REDIS_URL="redis://127.0.0.1:$REDIS_PORT/"
+    echo "redis-server on $REDIS_URL"
+  elif [ "${CI:-}" = "true" ]; then
+    echo "error: redis-server is not available; under CI=true the Redis tests cannot be skipped" >&2
+    exit 1
+  else
+    echo "SKIPPED: redis-server not available; Redis tests will skip"
+  fi
+else
+  echo "using REDIS_URL=$REDIS_URL"
+fi
+
 step "toolchain"
 cargo --version
 rustc --version
