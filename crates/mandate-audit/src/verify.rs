@@ -18,6 +18,11 @@ pub struct VerifyOptions {
     pub public_key: Option<[u8; 32]>,
     /// Every checkpoint must carry a valid signature (needs `public_key`).
     pub require_signatures: bool,
+    /// The log must end with a checkpoint (as [`crate::AuditLog::close`] leaves it), so that no
+    /// entry is outside a checkpoint; with `require_signatures`, outside a signed one. Without
+    /// it, entries appended after the last checkpoint are accepted (a log still being written)
+    /// and counted in [`VerifyReport::after_last_checkpoint`].
+    pub require_sealed: bool,
     /// The log must hold at least this many entries. A log cut back to an earlier length
     /// (its tail removed together with the checkpoints in it) is internally consistent; only a
     /// length or head remembered outside the file reveals it.
@@ -178,6 +183,12 @@ pub enum VerifyErrorKind {
     /// The anchor's head is not 64 hex digits.
     #[error("the anchor head is not 64 hex digits")]
     InvalidAnchor,
+    /// Entries after the last checkpoint while [`VerifyOptions::require_sealed`] is set.
+    #[error("{entries} entries after the last checkpoint, but the log must end with a checkpoint")]
+    Unsealed {
+        /// Entries after the last checkpoint.
+        entries: u64,
+    },
     /// Fewer entries than [`VerifyOptions::min_records`]: truncated or rolled back.
     #[error("log has {found} entries but at least {min} were expected: truncated or rolled back")]
     TooFewRecords {
@@ -254,5 +265,13 @@ pub fn verify_reader<R: Read>(reader: R, options: VerifyOptions) -> Result<Verif
             kind: VerifyErrorKind::TornLine,
         });
     }
-    chain.finish(options.min_records)
+    let report = chain.finish(options.min_records)?;
+    if options.require_sealed && report.after_last_checkpoint > 0 {
+        return Err(VerifyError {
+            line: None,
+            seq: report.last_seq,
+            kind: VerifyErrorKind::Unsealed { entries: report.after_last_checkpoint },
+        });
+    }
+    Ok(report)
 }

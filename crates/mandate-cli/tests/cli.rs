@@ -124,12 +124,12 @@ fn erroring_forbid_denies_by_default_but_not_in_cedar_mode() {
     assert_eq!(run.code, 2, "{}", run.stdout);
     let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(json["reasons"], serde_json::json!(["no-suspended"]));
-    assert_eq!(json["errors"][0]["policy"], "no-suspended");
+    assert_eq!(json["errors"][0]["id"], "no-suspended");
     let run = authorize(dir.path(), &req, &["--error-mode", "cedar"]);
     assert_eq!(run.code, 0, "{}", run.stdout);
     let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(json["decision"], "allow");
-    assert_eq!(json["errors"][0]["policy"], "no-suspended");
+    assert_eq!(json["errors"][0]["id"], "no-suspended");
 }
 
 #[test]
@@ -268,7 +268,8 @@ fn demo_runs_and_exits_0() {
         run.stdout
     );
     assert!(
-        run.stdout.contains("did you mean `context`?"),
+        run.stdout.contains("did you mean `trust_level`?")
+            && run.stdout.contains("600 allowed in total"),
         "{}",
         run.stdout
     );

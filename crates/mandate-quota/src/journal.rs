@@ -29,6 +29,13 @@ pub(crate) struct ChargeRecord {
     pub(crate) l: u64,
     pub(crate) w: u64,
     pub(crate) c: u64,
+    /// Whether a reservation covers the charge (absent in old journals: covered).
+    #[serde(default = "covered")]
+    pub(crate) s: bool,
+}
+
+fn covered() -> bool {
+    true
 }
 
 /// One reserved charge as snapshotted.

@@ -363,6 +363,7 @@ impl MemoryStore {
                             l: charge.limit,
                             w: charge.window_ms,
                             c: charge.cost,
+                            s: charge.settles,
                         })
                         .collect(),
                     r: reservation.map(str::to_owned),
@@ -397,7 +398,7 @@ impl MemoryStore {
                         }
                     }
                 };
-                if reservation.is_some() {
+                if reservation.is_some() && charge.settles {
                     reserved.push(Reserved {
                         quota: charge.quota.as_str().into(),
                         bucket: charge.bucket.as_str().into(),
@@ -598,6 +599,7 @@ impl MemoryStore {
                             limit: charge.l,
                             window_ms: charge.w,
                             cost: charge.c,
+                            settles: charge.s,
                         })
                         .collect();
                     let (_, reserved) = self.charge_at(&charges, r.as_deref(), false, t, true)?;

@@ -43,7 +43,7 @@ const MAX_EXACT: u64 = (1 << 53) - 1;
 ///
 /// KEYS: the bucket keys, then the reservation key when a reservation id is given.
 /// ARGV: granules per window, mode (`charge`, `dry` or `status`), reservation id or empty,
-/// reservation TTL in ms, n, then limit, window and cost of each charge.
+/// reservation TTL in ms, n, then limit, window, cost and settles (`1` or `0`) of each charge.
 /// Returns `{admitted, now, used1, ok1, retry1, reset1, ...}` or `{-1}` for a duplicate
 /// reservation id.
 pub const CHARGE_SCRIPT: &str = r"
@@ -62,9 +62,10 @@ local admitted = 1
 local plans = {}
 local pending = {}
 for i = 1, n do
-  local limit = tonumber(ARGV[3 + 3 * i])
-  local window = tonumber(ARGV[4 + 3 * i])
-  local cost = tonumber(ARGV[5 + 3 * i])
+  local limit = tonumber(ARGV[2 + 4 * i])
+  local window = tonumber(ARGV[3 + 4 * i])
+  local cost = tonumber(ARGV[4 + 4 * i])
+  local settles = ARGV[5 + 4 * i] == '1'
   if window < 1 then window = 1 end
   local g = math.ceil(window / granules)
   if g < 1 then g = 1 end
@@ -122,13 +123,14 @@ for i = 1, n do
   results[#results + 1] = ok
   results[#results + 1] = retry
   results[#results + 1] = reset
-  plans[i] = {g, t, window, cost}
+  plans[i] = {g, t, window, cost, settles}
 end
 results[1] = admitted
 if mode == 'charge' and admitted == 1 then
   local rk = KEYS[n + 1]
+  local m = 0
   for i = 1, n do
-    local g, t, window, cost = plans[i][1], plans[i][2], plans[i][3], plans[i][4]
+    local g, t, window, cost, settles = plans[i][1], plans[i][2], plans[i][3], plans[i][4], plans[i][5]
     local k = math.floor(t / g)
     if cost > 0 then
       redis.call('HINCRBY', KEYS[i], string.format('%d', k), string.format('%d', cost))
@@ -137,13 +139,14 @@ if mode == 'charge' and admitted == 1 then
         redis.call('PEXPIRE', KEYS[i], string.format('%d', keep))
       end
     end
-    if reservation ~= '' then
-      redis.call('HSET', rk, 'k' .. i, KEYS[i], 'w' .. i, string.format('%d', window),
-        'g' .. i, string.format('%d', k), 'a' .. i, string.format('%d', cost))
+    if reservation ~= '' and settles then
+      m = m + 1
+      redis.call('HSET', rk, 'k' .. m, KEYS[i], 'w' .. m, string.format('%d', window),
+        'g' .. m, string.format('%d', k), 'a' .. m, string.format('%d', cost))
     end
   end
   if reservation ~= '' then
-    redis.call('HSET', rk, 't', string.format('%d', now), 'n', string.format('%d', n), 's', 'open')
+    redis.call('HSET', rk, 't', string.format('%d', now), 'n', string.format('%d', m), 's', 'open')
     redis.call('PEXPIRE', rk, string.format('%d', math.max(2 * ttl, 1)))
   end
 end
@@ -367,7 +370,8 @@ impl RedisStore {
             invocation
                 .arg(clamp(charge.limit))
                 .arg(clamp(charge.window_ms))
-                .arg(cost);
+                .arg(cost)
+                .arg(u8::from(charge.settles));
         }
         let reply: Vec<i64> = self.with_connection(|connection| invocation.invoke(connection))?;
         let mut values = reply.into_iter();

@@ -76,6 +76,10 @@ pub struct Charge {
     pub window_ms: u64,
     /// The units this request costs (ignored by [`QuotaStore::status`](crate::QuotaStore::status)).
     pub cost: u64,
+    /// Whether a reservation made with this charge covers it, so that `settle` sets it to the
+    /// actual amount and `refund` releases it. The facade sets it for quotas with a `cost`
+    /// expression; call counts (no `cost`) keep their charge when a reservation is settled.
+    pub settles: bool,
 }
 
 /// What the store found for one charge of a request.

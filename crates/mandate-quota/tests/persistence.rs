@@ -24,6 +24,7 @@ fn charge(bucket: &str, limit: u64, cost: u64) -> Charge {
         limit,
         window_ms: 3_600_000,
         cost,
+        settles: true,
     }
 }
 

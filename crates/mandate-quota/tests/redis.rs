@@ -57,6 +57,7 @@ fn charge(quota: &str, bucket: &str, limit: u64, window_ms: u64, cost: u64) -> C
         limit,
         window_ms,
         cost,
+        settles: true,
     }
 }
 

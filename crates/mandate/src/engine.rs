@@ -720,7 +720,8 @@ impl Engine {
         d
     }
 
-    /// Settles a reservation made with `AuthorizeOptions::reserve` to the actual cost.
+    /// Settles a reservation made with `AuthorizeOptions::reserve`: every quota of the decision
+    /// charged by a `cost` expression is set to `actual` (quotas counting calls keep their charge).
     ///
     /// # Errors
     /// Unknown, expired or already settled reservation; a store failure.
@@ -780,6 +781,7 @@ impl Engine {
                 limit: q.spec.limit,
                 window_ms: q.spec.per.millis,
                 cost: 0,
+                settles: false,
             };
             if bucket.is_some() {
                 lookups.push(charge.clone());
@@ -1180,6 +1182,7 @@ fn quota_charges(
             limit: q.spec.limit,
             window_ms: q.spec.per.millis,
             cost,
+            settles: q.spec.cost.is_some(),
         });
     }
     Ok(charges)
