@@ -1,0 +1,90 @@
+//! What quotas add to a decision: the same allowed request through the engine without a quota,
+//! with one in-memory quota, with two, and (when `REDIS_URL` is set) with one quota in Redis.
+//! Limits are high enough never to refuse, so every iteration charges. A summary prints the
+//! median per decision and the overhead over the quota-free engine.
+#![expect(
+    clippy::print_stdout,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::cast_precision_loss,
+    reason = "benchmark harness"
+)]
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use mandate::{Engine, Request, Uid};
+use std::sync::Arc;
+use std::time::Instant;
+
+const PERMIT: &str = "@id(\"open\") permit(principal, action == Action::\"call\", resource);\n";
+const ONE: &str = "@id(\"calls\") quota(principal, action, resource) limit 1000000000000 per 1h;\n";
+const TWO: &str = "@id(\"spend\") quota(principal, action, resource) limit 1000000000000 per 1d by principal cost 3;\n";
+
+fn engine(policies: &str, store: Option<Arc<dyn mandate::quota::QuotaStore>>) -> Engine {
+    let mut b = Engine::builder().policy_texts(vec![("b.mandate".into(), policies.into())]);
+    if let Some(s) = store {
+        b = b.quota_store(s);
+    }
+    b.build().expect("engine")
+}
+
+fn request() -> Request {
+    Request::new(
+        Uid::new("Agent", "a1"),
+        Uid::new("Action", "call"),
+        Uid::new("Tool", "t1"),
+    )
+}
+
+fn median_ns(e: &Engine, r: &Request) -> f64 {
+    let mut samples = Vec::with_capacity(31);
+    for _ in 0..31 {
+        let start = Instant::now();
+        for _ in 0..2_000 {
+            std::hint::black_box(e.authorize(r));
+        }
+        samples.push(start.elapsed().as_nanos() as f64 / 2_000.0);
+    }
+    samples.sort_by(f64::total_cmp);
+    samples.get(15).copied().unwrap_or(0.0)
+}
+
+fn bench(c: &mut Criterion) {
+    let r = request();
+    let mut cases: Vec<(&str, Engine)> = vec![
+        ("no quota", engine(PERMIT, None)),
+        ("1 quota, memory", engine(&format!("{PERMIT}{ONE}"), None)),
+        (
+            "2 quotas, memory",
+            engine(&format!("{PERMIT}{ONE}{TWO}"), None),
+        ),
+    ];
+    match std::env::var("REDIS_URL") {
+        Ok(url) => {
+            let store =
+                mandate::quota::RedisStore::connect(&url, mandate::quota::RedisOptions::default())
+                    .expect("redis");
+            cases.push((
+                "1 quota, redis",
+                engine(&format!("{PERMIT}{ONE}"), Some(Arc::new(store))),
+            ));
+        }
+        Err(_) => println!("SKIPPED: the Redis case (REDIS_URL not set)"),
+    }
+    let mut g = c.benchmark_group("quota");
+    for (name, e) in &cases {
+        g.bench_function(*name, |b| b.iter(|| std::hint::black_box(e.authorize(&r))));
+    }
+    g.finish();
+    let base = median_ns(&cases[0].1, &r);
+    println!("\nmedian per decision (same run):");
+    for (name, e) in &cases {
+        let m = median_ns(e, &r);
+        println!(
+            "  {name:<18} {m:>10.0} ns   (+{:.0} ns over no quota)",
+            m - base
+        );
+    }
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
