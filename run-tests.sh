@@ -66,8 +66,16 @@ step "Rust tests (workspace)"
 # INSTA_UPDATE=no: snapshot mismatches fail instead of writing .snap.new files.
 INSTA_UPDATE=no cargo test --workspace --release --locked
 
+step "Python package (bindings/python: maturin build, pytest)"
+if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get install -y python3-venv >/dev/null 2>&1 || true
+fi
+bindings/python/run-tests.sh
+
 step "example policies: check, fmt --check, lint, test, authorize"
 ./target/release/mandate check --schema policies/agent-platform/schema.cedarschema policies/
+./target/release/mandate demo >/dev/null
 ./target/release/mandate fmt --check policies/
 # The platform's mandate.toml excludes bad/ (one deliberately flawed file per lint, checked by
 # crates/mandate-cli/tests/lint.rs) and tests/ (fixtures of `mandate test`).

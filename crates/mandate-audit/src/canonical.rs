@@ -112,7 +112,12 @@ pub(crate) fn write_hex(out: &mut Vec<u8>, bytes: &[u8]) {
 pub(crate) fn to_hex(bytes: &[u8]) -> String {
     bytes
         .iter()
-        .flat_map(|&byte| [char::from(hex_digit(byte >> 4)), char::from(hex_digit(byte & 0x0f))])
+        .flat_map(|&byte| {
+            [
+                char::from(hex_digit(byte >> 4)),
+                char::from(hex_digit(byte & 0x0f)),
+            ]
+        })
         .collect()
 }
 

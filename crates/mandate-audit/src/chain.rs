@@ -82,11 +82,13 @@ pub(crate) struct Checkpoint {
     pub(crate) seq: u64,
     pub(crate) head: [u8; 32],
     pub(crate) count: u64,
+    /// Number of checkpoints before this one in the file.
+    pub(crate) index: u64,
     pub(crate) at_ms: u64,
     pub(crate) key_id: Option<String>,
 }
 
-/// Appends `{"checkpoint":{"at_ms":T,"count":C,"head":"H","seq":S}` and, when present,
+/// Appends `{"checkpoint":{"at_ms":T,"count":C,"head":"H","index":I,"seq":S}` and, when present,
 /// `,"key_id":"K"`: the line without `sig` and without its closing brace.
 fn render_checkpoint_open(out: &mut Vec<u8>, checkpoint: &Checkpoint) {
     out.extend_from_slice(b"{\"checkpoint\":{\"at_ms\":");
@@ -95,7 +97,9 @@ fn render_checkpoint_open(out: &mut Vec<u8>, checkpoint: &Checkpoint) {
     write_u64(out, checkpoint.count);
     out.extend_from_slice(b",\"head\":\"");
     write_hex(out, &checkpoint.head);
-    out.extend_from_slice(b"\",\"seq\":");
+    out.extend_from_slice(b"\",\"index\":");
+    write_u64(out, checkpoint.index);
+    out.extend_from_slice(b",\"seq\":");
     write_u64(out, checkpoint.seq);
     out.push(b'}');
     if let Some(key_id) = &checkpoint.key_id {
@@ -113,7 +117,11 @@ pub(crate) fn signature_message(checkpoint: &Checkpoint) -> Vec<u8> {
 }
 
 /// Appends the full checkpoint line and a newline.
-pub(crate) fn render_checkpoint(out: &mut Vec<u8>, checkpoint: &Checkpoint, sig: Option<&[u8; 64]>) {
+pub(crate) fn render_checkpoint(
+    out: &mut Vec<u8>,
+    checkpoint: &Checkpoint,
+    sig: Option<&[u8; 64]>,
+) {
     render_checkpoint_open(out, checkpoint);
     if let Some(sig) = sig {
         out.extend_from_slice(b",\"sig\":\"");
@@ -168,11 +176,20 @@ impl Chain {
     }
 
     fn error(&self, seq: Option<u64>, kind: VerifyErrorKind) -> VerifyError {
-        VerifyError { line: Some(self.line), seq, kind }
+        VerifyError {
+            line: Some(self.line),
+            seq,
+            kind,
+        }
     }
 
     fn garbage(&self, seq: Option<u64>, reason: &str) -> VerifyError {
-        self.error(seq, VerifyErrorKind::Garbage { reason: reason.to_owned() })
+        self.error(
+            seq,
+            VerifyErrorKind::Garbage {
+                reason: reason.to_owned(),
+            },
+        )
     }
 
     /// Entries after the last checkpoint.
@@ -187,7 +204,12 @@ impl Chain {
     pub(crate) fn feed(&mut self, line: &[u8]) -> Result<(), VerifyError> {
         self.line = self.line.saturating_add(1);
         let value: Value = serde_json::from_slice(line).map_err(|err| {
-            self.error(None, VerifyErrorKind::Garbage { reason: format!("invalid JSON: {err}") })
+            self.error(
+                None,
+                VerifyErrorKind::Garbage {
+                    reason: format!("invalid JSON: {err}"),
+                },
+            )
         })?;
         let Value::Object(map) = value else {
             return Err(self.garbage(None, "not a JSON object"));
@@ -204,7 +226,10 @@ impl Chain {
             return Err(self.garbage(None, "missing or invalid `seq`"));
         };
         if map.len() != 4 {
-            return Err(self.garbage(Some(seq), "an entry has exactly the fields `seq`, `prev`, `record` or `dropped`, and `hash`"));
+            return Err(self.garbage(
+                Some(seq),
+                "an entry has exactly the fields `seq`, `prev`, `record` or `dropped`, and `hash`",
+            ));
         }
         let Some(prev) = hex_field::<32>(map, "prev") else {
             return Err(self.garbage(Some(seq), "missing or invalid `prev`"));
@@ -214,9 +239,15 @@ impl Chain {
         };
         if seq != self.next_seq {
             let kind = if seq > self.next_seq {
-                VerifyErrorKind::SeqGap { expected: self.next_seq, found: seq }
+                VerifyErrorKind::SeqGap {
+                    expected: self.next_seq,
+                    found: seq,
+                }
             } else {
-                VerifyErrorKind::SeqRegression { expected: self.next_seq, found: seq }
+                VerifyErrorKind::SeqRegression {
+                    expected: self.next_seq,
+                    found: seq,
+                }
             };
             return Err(self.error(Some(seq), kind));
         }
@@ -271,15 +302,26 @@ impl Chain {
         Ok(())
     }
 
-    fn feed_checkpoint(&mut self, line: &[u8], map: &Map<String, Value>) -> Result<(), VerifyError> {
+    fn feed_checkpoint(
+        &mut self,
+        line: &[u8],
+        map: &Map<String, Value>,
+    ) -> Result<(), VerifyError> {
         let Some(Value::Object(inner)) = map.get("checkpoint") else {
             return Err(self.garbage(None, "`checkpoint` is not an object"));
         };
         let number = |name: &str| inner.get(name).and_then(Value::as_u64);
-        let (Some(seq), Some(count), Some(at_ms), Some(head)) =
-            (number("seq"), number("count"), number("at_ms"), hex_field::<32>(inner, "head"))
-        else {
-            return Err(self.garbage(None, "a checkpoint needs numeric `seq`, `count`, `at_ms` and a hex `head`"));
+        let (Some(seq), Some(count), Some(index), Some(at_ms), Some(head)) = (
+            number("seq"),
+            number("count"),
+            number("index"),
+            number("at_ms"),
+            hex_field::<32>(inner, "head"),
+        ) else {
+            return Err(self.garbage(
+                None,
+                "a checkpoint needs numeric `seq`, `count`, `index`, `at_ms` and a hex `head`",
+            ));
         };
         let key_id = match map.get("key_id") {
             None => None,
@@ -293,7 +335,14 @@ impl Chain {
                 None => return Err(self.garbage(Some(seq), "`sig` is not 128 hex digits")),
             },
         };
-        let checkpoint = Checkpoint { seq, head, count, at_ms, key_id };
+        let checkpoint = Checkpoint {
+            seq,
+            head,
+            count,
+            index,
+            at_ms,
+            key_id,
+        };
         let mut line_buf = std::mem::take(&mut self.line_buf);
         line_buf.clear();
         render_checkpoint(&mut line_buf, &checkpoint, sig.as_ref());
@@ -316,8 +365,20 @@ impl Chain {
         if head != self.head {
             return Err(self.error(Some(seq), VerifyErrorKind::CheckpointHeadMismatch));
         }
+        if index != self.checkpoints {
+            return Err(self.error(
+                Some(seq),
+                VerifyErrorKind::CheckpointIndexMismatch {
+                    expected: self.checkpoints,
+                    found: index,
+                },
+            ));
+        }
         if seq.checked_add(1) != Some(count) {
-            return Err(self.error(Some(seq), VerifyErrorKind::CheckpointCountMismatch { count }));
+            return Err(self.error(
+                Some(seq),
+                VerifyErrorKind::CheckpointCountMismatch { count },
+            ));
         }
         match (sig, &self.public_key) {
             (Some(sig), Some(public_key)) => {
@@ -346,7 +407,10 @@ impl Chain {
             return Err(VerifyError {
                 line: None,
                 seq: Some(seq),
-                kind: VerifyErrorKind::AnchorMissing { seq, records: self.next_seq },
+                kind: VerifyErrorKind::AnchorMissing {
+                    seq,
+                    records: self.next_seq,
+                },
             });
         }
         if let Some(min) = min_records
@@ -355,7 +419,10 @@ impl Chain {
             return Err(VerifyError {
                 line: None,
                 seq: None,
-                kind: VerifyErrorKind::TooFewRecords { min, found: self.next_seq },
+                kind: VerifyErrorKind::TooFewRecords {
+                    min,
+                    found: self.next_seq,
+                },
             });
         }
         let last_seq = self.next_seq.checked_sub(1);
@@ -374,7 +441,9 @@ impl Chain {
 }
 
 fn hex_field<const N: usize>(map: &Map<String, Value>, name: &str) -> Option<[u8; N]> {
-    map.get(name).and_then(Value::as_str).and_then(|text| from_hex::<N>(text, false))
+    map.get(name)
+        .and_then(Value::as_str)
+        .and_then(|text| from_hex::<N>(text, false))
 }
 
 /// What [`scan`] found at the end of the input.
@@ -390,7 +459,9 @@ pub(crate) struct ScanEnd {
 pub(crate) fn scan<R: BufRead>(mut reader: R, chain: &mut Chain) -> Result<ScanEnd, VerifyError> {
     let mut buf = Vec::new();
     let mut good_len: u64 = 0;
-    let limit = u64::try_from(MAX_LINE_BYTES).unwrap_or(u64::MAX).saturating_add(1);
+    let limit = u64::try_from(MAX_LINE_BYTES)
+        .unwrap_or(u64::MAX)
+        .saturating_add(1);
     loop {
         buf.clear();
         let read = std::io::Read::take(&mut reader, limit)
@@ -401,17 +472,25 @@ pub(crate) fn scan<R: BufRead>(mut reader: R, chain: &mut Chain) -> Result<ScanE
                 kind: VerifyErrorKind::Io(err),
             })?;
         if read == 0 {
-            return Ok(ScanEnd { good_len, torn_len: 0 });
+            return Ok(ScanEnd {
+                good_len,
+                torn_len: 0,
+            });
         }
         let Some(line) = buf.strip_suffix(b"\n") else {
             if buf.len() > MAX_LINE_BYTES {
                 return Err(VerifyError {
                     line: Some(chain.line.saturating_add(1)),
                     seq: None,
-                    kind: VerifyErrorKind::LineTooLong { max: MAX_LINE_BYTES },
+                    kind: VerifyErrorKind::LineTooLong {
+                        max: MAX_LINE_BYTES,
+                    },
                 });
             }
-            return Ok(ScanEnd { good_len, torn_len: u64::try_from(buf.len()).unwrap_or(u64::MAX) });
+            return Ok(ScanEnd {
+                good_len,
+                torn_len: u64::try_from(buf.len()).unwrap_or(u64::MAX),
+            });
         };
         chain.feed(line)?;
         good_len = good_len.saturating_add(u64::try_from(buf.len()).unwrap_or(u64::MAX));

@@ -64,16 +64,17 @@
 //! ## Checkpoints
 //!
 //! ```text
-//! {"checkpoint":{"at_ms":T,"count":C,"head":"H","seq":S},"key_id":"K","sig":"G"}
+//! {"checkpoint":{"at_ms":T,"count":C,"head":"H","index":I,"seq":S},"key_id":"K","sig":"G"}
 //! ```
 //!
 //! (canonical JSON, so keys sorted; `key_id` and `sig` only when the writer has a signing key).
 //! A checkpoint follows entry `S` directly: `H` is that entry's hash, `C = S + 1` the number of
-//! entries so far, `T` the writer's clock in milliseconds since the Unix epoch, `K` a free-form
+//! entries so far, `I` the number of checkpoints before this one in the file (so removing one
+//! is detected), `T` the writer's clock in milliseconds since the Unix epoch, `K` a free-form
 //! key name. `G` is the 128-hex-digit Ed25519 (RFC 8032, verified strictly) signature over
 //!
 //! ```text
-//! "mandate-audit checkpoint v1\n" || {"checkpoint":{"at_ms":T,"count":C,"head":"H","seq":S},"key_id":"K"}
+//! "mandate-audit checkpoint v1\n" || {"checkpoint":{"at_ms":T,"count":C,"head":"H","index":I,"seq":S},"key_id":"K"}
 //! ```
 //!
 //! that is, the fixed context string followed by the checkpoint line without `sig` (and without
@@ -86,7 +87,7 @@
 //! [`verify`] checks, line by line: each line is complete, is an entry or a checkpoint in exactly
 //! the form above; entry `seq`s are 0, 1, 2, … with no gap, duplicate or reordering; each `prev`
 //! is the previous `hash`; each `hash` recomputes; each checkpoint refers to the entry just
-//! before it, with the right `head` and `count`, at most one per entry; with a public key each
+//! before it, with the right `head`, `count` and `index`, at most one per entry; with a public key each
 //! signature verifies; with [`VerifyOptions::require_signatures`] every checkpoint is signed.
 //! Removing the tail of the file (with the checkpoints in it) leaves a consistent shorter log:
 //! only a length or head kept elsewhere ([`VerifyOptions::min_records`],
@@ -145,4 +146,6 @@ pub use keys::{
 };
 pub use log::{AuditError, AuditLog, AuditOptions, Durability};
 pub use mask::{Mask, REDACTED, mask};
-pub use verify::{Anchor, VerifyError, VerifyErrorKind, VerifyOptions, VerifyReport, verify, verify_reader};
+pub use verify::{
+    Anchor, VerifyError, VerifyErrorKind, VerifyOptions, VerifyReport, verify, verify_reader,
+};

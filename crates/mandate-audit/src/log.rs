@@ -13,8 +13,8 @@ use serde_json::Value;
 
 use crate::canonical::{MAX_RECORD_DEPTH, to_hex, write_canonical};
 use crate::chain::{
-    Body, Chain, Checkpoint, MAX_LINE_BYTES, entry_hash, render_checkpoint, render_entry,
-    scan, signature_message,
+    Body, Chain, Checkpoint, MAX_LINE_BYTES, entry_hash, render_checkpoint, render_entry, scan,
+    signature_message,
 };
 use crate::verify::VerifyError;
 
@@ -47,7 +47,12 @@ pub struct AuditOptions {
 
 impl Default for AuditOptions {
     fn default() -> Self {
-        Self { durability: Durability::Fsync, checkpoint_every: 1000, signing_key: None, key_id: None }
+        Self {
+            durability: Durability::Fsync,
+            checkpoint_every: 1000,
+            signing_key: None,
+            key_id: None,
+        }
     }
 }
 
@@ -149,6 +154,8 @@ struct Inner {
     next_seq: u64,
     head: [u8; 32],
     dropped: u64,
+    /// Checkpoints in the file.
+    checkpoints: u64,
     /// Entries written since the last checkpoint.
     after_checkpoint: u64,
     /// Bytes written since the last `sync_data`.
@@ -160,7 +167,9 @@ struct Inner {
 fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX))
+        .map_or(0, |elapsed| {
+            u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
+        })
 }
 
 impl AuditLog {
@@ -178,19 +187,39 @@ impl AuditLog {
     /// it open, [`AuditError::Io`] for I/O failures.
     pub fn open(path: &Path, options: AuditOptions) -> Result<Self, AuditError> {
         let io = |action: &'static str| {
-            move |source: std::io::Error| AuditError::Io { path: path.to_path_buf(), action, source }
+            move |source: std::io::Error| AuditError::Io {
+                path: path.to_path_buf(),
+                action,
+                source,
+            }
         };
-        let file = OpenOptions::new().read(true).append(true).create(true).open(path).map_err(io("open"))?;
+        let file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(path)
+            .map_err(io("open"))?;
         if !file.try_lock_exclusive().map_err(io("lock"))? {
-            return Err(AuditError::Locked { path: path.to_path_buf() });
+            return Err(AuditError::Locked {
+                path: path.to_path_buf(),
+            });
         }
         let signing_key = options.signing_key.as_ref().map(SigningKey::from_bytes);
-        let mut chain = Chain::new(signing_key.as_ref().map(SigningKey::verifying_key), false, None);
-        let end = scan(BufReader::with_capacity(1 << 16, &file), &mut chain)
-            .map_err(|source| AuditError::Corrupt { path: path.to_path_buf(), source })?;
+        let mut chain = Chain::new(
+            signing_key.as_ref().map(SigningKey::verifying_key),
+            false,
+            None,
+        );
+        let end = scan(BufReader::with_capacity(1 << 16, &file), &mut chain).map_err(|source| {
+            AuditError::Corrupt {
+                path: path.to_path_buf(),
+                source,
+            }
+        })?;
         let mut torn_bytes_removed = 0;
         if end.torn_len > 0 {
-            file.set_len(end.good_len).map_err(io("truncate the torn final line of"))?;
+            file.set_len(end.good_len)
+                .map_err(io("truncate the torn final line of"))?;
             file.sync_all().map_err(io("sync"))?;
             torn_bytes_removed = end.torn_len;
         }
@@ -203,6 +232,7 @@ impl AuditLog {
             next_seq: chain.next_seq,
             head: chain.head,
             dropped: chain.dropped,
+            checkpoints: chain.checkpoints,
             after_checkpoint: chain.after_last_checkpoint(),
             unsynced: false,
             poisoned: None,
@@ -234,8 +264,9 @@ impl AuditLog {
     /// [`AuditError::LineTooLong`], [`AuditError::Poisoned`].
     pub fn append(&self, record: Value) -> Result<u64, AuditError> {
         let mut canonical = Vec::with_capacity(256);
-        write_canonical(&mut canonical, &record)
-            .map_err(|_| AuditError::RecordTooDeep { max: MAX_RECORD_DEPTH })?;
+        write_canonical(&mut canonical, &record).map_err(|_| AuditError::RecordTooDeep {
+            max: MAX_RECORD_DEPTH,
+        })?;
         self.append_body(Body::Record(&canonical))
     }
 
@@ -259,7 +290,10 @@ impl AuditLog {
         render_entry(&mut line, seq, &inner.head, body, &hash);
         let line_len = line.len().saturating_sub(1);
         if line_len > MAX_LINE_BYTES {
-            return Err(AuditError::LineTooLong { len: line_len, max: MAX_LINE_BYTES });
+            return Err(AuditError::LineTooLong {
+                len: line_len,
+                max: MAX_LINE_BYTES,
+            });
         }
         let written = self.write_line(&mut inner, &line);
         inner.line_buf = line;
@@ -283,14 +317,21 @@ impl AuditLog {
 
     fn check_poisoned(&self, inner: &Inner) -> Result<(), AuditError> {
         match &inner.poisoned {
-            Some(reason) => Err(AuditError::Poisoned { path: self.path.clone(), reason: reason.clone() }),
+            Some(reason) => Err(AuditError::Poisoned {
+                path: self.path.clone(),
+                reason: reason.clone(),
+            }),
             None => Ok(()),
         }
     }
 
     fn fail(&self, inner: &mut Inner, action: &'static str, source: std::io::Error) -> AuditError {
         inner.poisoned = Some(format!("cannot {action}: {source}"));
-        AuditError::Io { path: self.path.clone(), action, source }
+        AuditError::Io {
+            path: self.path.clone(),
+            action,
+            source,
+        }
     }
 
     fn write_line(&self, inner: &mut Inner, line: &[u8]) -> Result<(), AuditError> {
@@ -325,6 +366,7 @@ impl AuditLog {
             seq,
             head: inner.head,
             count: inner.next_seq,
+            index: inner.checkpoints,
             at_ms: now_ms(),
             key_id: self.signing_key.as_ref().and(self.key_id.clone()),
         };
@@ -336,6 +378,7 @@ impl AuditLog {
         render_checkpoint(&mut line, &checkpoint, sig.as_ref());
         self.write_line(inner, &line)?;
         self.sync(inner)?;
+        inner.checkpoints = inner.checkpoints.saturating_add(1);
         inner.after_checkpoint = 0;
         Ok(())
     }
@@ -400,7 +443,9 @@ impl AuditLog {
 
     /// The Ed25519 public key matching the signing key, if any.
     pub fn public_key(&self) -> Option<[u8; 32]> {
-        self.signing_key.as_ref().map(|key| key.verifying_key().to_bytes())
+        self.signing_key
+            .as_ref()
+            .map(|key| key.verifying_key().to_bytes())
     }
 }
 
@@ -431,4 +476,3 @@ fn sync_parent_dir(path: &Path) -> std::io::Result<()> {
 fn sync_parent_dir(_path: &Path) -> std::io::Result<()> {
     Ok(())
 }
-

@@ -117,7 +117,9 @@ pub enum VerifyErrorKind {
     },
     /// The final line has no newline: a write interrupted by a crash. It was never acknowledged;
     /// [`crate::AuditLog::open`] removes it.
-    #[error("final line is incomplete (no trailing newline): a write cut short by a crash, removed when the log is next opened for writing")]
+    #[error(
+        "final line is incomplete (no trailing newline): a write cut short by a crash, removed when the log is next opened for writing"
+    )]
     TornLine,
     /// The line parses but is not byte-for-byte the canonical encoding of its fields.
     #[error("line is not in canonical form (re-encoding its fields gives different bytes)")]
@@ -168,6 +170,14 @@ pub enum VerifyErrorKind {
         /// The count found.
         count: u64,
     },
+    /// The checkpoint's `index` is not the number of checkpoints before it: one was removed.
+    #[error("checkpoint index {found}, expected {expected}: a checkpoint was removed or inserted")]
+    CheckpointIndexMismatch {
+        /// Number of checkpoints before this one.
+        expected: u64,
+        /// The index found.
+        found: u64,
+    },
     /// The checkpoint signature does not verify with the public key.
     #[error("bad signature: the checkpoint signature does not verify with the given public key")]
     BadSignature,
@@ -198,7 +208,9 @@ pub enum VerifyErrorKind {
         found: u64,
     },
     /// The anchor entry is not in the log: truncated or rolled back.
-    #[error("anchor entry seq {seq} is missing (log has {records} entries): truncated or rolled back")]
+    #[error(
+        "anchor entry seq {seq} is missing (log has {records} entries): truncated or rolled back"
+    )]
     AnchorMissing {
         /// The anchor's sequence number.
         seq: u64,
@@ -214,7 +226,11 @@ pub enum VerifyErrorKind {
 }
 
 fn option_error(kind: VerifyErrorKind) -> VerifyError {
-    VerifyError { line: None, seq: None, kind }
+    VerifyError {
+        line: None,
+        seq: None,
+        kind,
+    }
 }
 
 /// Builds the chain checker for `options`.
@@ -232,7 +248,8 @@ fn chain_for(options: &VerifyOptions) -> Result<Chain, VerifyError> {
     let anchor = match &options.anchor {
         Some(anchor) => Some((
             anchor.seq,
-            from_hex::<32>(&anchor.head, true).ok_or_else(|| option_error(VerifyErrorKind::InvalidAnchor))?,
+            from_hex::<32>(&anchor.head, true)
+                .ok_or_else(|| option_error(VerifyErrorKind::InvalidAnchor))?,
         )),
         None => None,
     };
@@ -255,7 +272,10 @@ pub fn verify(path: &Path, options: VerifyOptions) -> Result<VerifyReport, Verif
 /// # Errors
 ///
 /// As [`verify`].
-pub fn verify_reader<R: Read>(reader: R, options: VerifyOptions) -> Result<VerifyReport, VerifyError> {
+pub fn verify_reader<R: Read>(
+    reader: R,
+    options: VerifyOptions,
+) -> Result<VerifyReport, VerifyError> {
     let mut chain = chain_for(&options)?;
     let end = scan(BufReader::with_capacity(1 << 16, reader), &mut chain)?;
     if end.torn_len > 0 {
@@ -270,7 +290,9 @@ pub fn verify_reader<R: Read>(reader: R, options: VerifyOptions) -> Result<Verif
         return Err(VerifyError {
             line: None,
             seq: report.last_seq,
-            kind: VerifyErrorKind::Unsealed { entries: report.after_last_checkpoint },
+            kind: VerifyErrorKind::Unsealed {
+                entries: report.after_last_checkpoint,
+            },
         });
     }
     Ok(report)

@@ -14,7 +14,7 @@ pub const OTHER_SEED: [u8; 32] = [9; 32];
 
 /// A small record whose contents depend on `i`.
 pub fn record(i: u64) -> Value {
-    json!({"agent": format!("agent-{i}"), "decision": if i % 3 == 0 { "deny" } else { "allow" }, "n": i, "ctx": {"z": [1, 2.5, null], "a": "é\"\n"}})
+    json!({"agent": format!("agent-{i}"), "decision": if i.is_multiple_of(3) { "deny" } else { "allow" }, "n": i, "ctx": {"z": [1, 2.5, null], "a": "é\"\n"}})
 }
 
 /// Writes a log of `n` records (checkpoints every `every`, signed when `signed`), closes it and
@@ -37,7 +37,10 @@ pub fn build_log(dir: &Path, name: &str, n: u64, every: u64, signed: bool) -> Ve
 
 /// Splits a log into lines, each keeping its newline.
 pub fn lines(bytes: &[u8]) -> Vec<Vec<u8>> {
-    bytes.split_inclusive(|&byte| byte == b'\n').map(<[u8]>::to_vec).collect()
+    bytes
+        .split_inclusive(|&byte| byte == b'\n')
+        .map(<[u8]>::to_vec)
+        .collect()
 }
 
 /// Small deterministic PRNG (xorshift64*).
