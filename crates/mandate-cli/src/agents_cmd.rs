@@ -108,11 +108,7 @@ enum AgentsCommand {
 }
 
 fn engine(common: &Common) -> Result<Engine, u8> {
-    let state = StateArgs {
-        state_dir: Some(common.state_dir.clone()),
-        quota_store: "memory".into(),
-        on_store_failure: "deny".into(),
-    };
+    let state = StateArgs::in_dir(common.state_dir.clone());
     crate::authorize::build_engine(
         &[],
         common.schema.as_ref(),

@@ -26,6 +26,30 @@ pub struct StateArgs {
     /// What a decision does when the quota store fails: `deny` (default) or `allow`.
     #[arg(long, default_value = "deny", value_parser = ["deny", "allow"])]
     pub on_store_failure: String,
+    /// Audit log file (hash-chained JSON Lines; default with --state-dir: DIR/audit/audit.jsonl).
+    #[arg(long)]
+    pub audit_file: Option<PathBuf>,
+    /// File holding an Ed25519 secret key (64 hex digits, `mandate audit keygen`) that signs the
+    /// audit log's checkpoints.
+    #[arg(long)]
+    pub audit_key: Option<PathBuf>,
+    /// A context field to hash in audit records, e.g. `context.api_key` (repeatable).
+    #[arg(long = "audit-mask")]
+    pub audit_mask: Vec<String>,
+}
+
+impl StateArgs {
+    /// State in `dir` with the memory quota store and no explicit audit file.
+    pub fn in_dir(dir: PathBuf) -> Self {
+        StateArgs {
+            state_dir: Some(dir),
+            quota_store: "memory".into(),
+            on_store_failure: "deny".into(),
+            audit_file: None,
+            audit_key: None,
+            audit_mask: Vec::new(),
+        }
+    }
 }
 
 /// Arguments of `mandate authorize`.
@@ -96,6 +120,31 @@ pub fn build_engine(
     }
     if let Some(dir) = &state.state_dir {
         b = b.state_dir(dir);
+    }
+    let audit_path = state.audit_file.clone().or_else(|| {
+        state
+            .state_dir
+            .as_ref()
+            .map(|d| d.join("audit").join("audit.jsonl"))
+    });
+    if let (Some(path), true) = (
+        audit_path,
+        state.audit_file.is_some() || state.audit_key.is_some() || !state.audit_mask.is_empty(),
+    ) {
+        let mut options = mandate::audit_log::AuditOptions::default();
+        if let Some(key) = &state.audit_key {
+            let text = std::fs::read_to_string(key).map_err(|e| {
+                EngineError::Invalid(format!("cannot read `{}`: {e}", key.display()))
+            })?;
+            let seed = mandate::audit_log::signing_key_from_hex(text.trim())
+                .map_err(|e| EngineError::Invalid(format!("`{}`: {e}", key.display())))?;
+            options.signing_key = Some(seed);
+            options.key_id = Some(mandate::audit_log::public_key_hex(&seed));
+        }
+        let sink = mandate::audit::FileSink::open(&path, options)
+            .map_err(|e| EngineError::Invalid(format!("audit log: {e}")))?
+            .with_mask(state.audit_mask.clone(), mandate::audit_log::Mask::Hash);
+        b = b.audit(Arc::new(sink));
     }
     match state.quota_store.as_str() {
         "memory" => {}

@@ -7,10 +7,8 @@
 //! Every step states the decision it expects; the demo exits 1 if any differs.
 
 use crate::output::out;
-use mandate::audit::MemorySink;
 use mandate::registry::{Manifest, plan};
 use mandate::{ChangeRef, Decision, Engine, PolicySource, Request, Uid, Value};
-use std::sync::Arc;
 
 const SCHEMA: &str = include_str!("../../../policies/agent-platform/schema.cedarschema");
 const ENTITIES: &str = include_str!("../../../policies/agent-platform/entities.json");
@@ -207,13 +205,11 @@ fn texts() -> Vec<(String, String)> {
 }
 
 fn scenario(state: &std::path::Path) -> Result<usize, String> {
-    let audit = Arc::new(MemorySink::new());
     let engine = Engine::builder()
         .policy_texts(texts())
         .schema_text(SCHEMA, false)
         .entities_json(ENTITIES)
         .state_dir(state)
-        .audit(audit.clone())
         .change(ChangeRef {
             actor: "platform-team".into(),
             reason: "initial rollout".into(),
@@ -470,30 +466,59 @@ fn scenario(state: &std::path::Path) -> Result<usize, String> {
         if back.id == v1.id { "yes" } else { "no" }
     ));
 
-    out("7. The audit trail: one record per decision, lifecycle change and policy change\n\n");
-    let records = audit.records();
+    out(
+        "7. The audit trail: one hash-chained record per decision, lifecycle change and policy change\n\n",
+    );
+    let log = state.join("audit").join("audit.jsonl");
+    let text = std::fs::read_to_string(&log).map_err(|e| e.to_string())?;
     let mut counts = std::collections::BTreeMap::new();
-    for r in &records {
-        let kind = match r {
-            mandate::audit::AuditRecord::Decision { .. } => "decision",
-            mandate::audit::AuditRecord::Lifecycle { .. } => "lifecycle",
-            mandate::audit::AuditRecord::PolicyChange { .. } => "policy change",
+    let mut last_change = None;
+    for line in text.lines() {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
         };
-        *counts.entry(kind).or_insert(0) += 1;
+        if let Some(kind) = v
+            .pointer("/record/kind")
+            .and_then(serde_json::Value::as_str)
+        {
+            *counts.entry(kind.to_string()).or_insert(0) += 1;
+            if kind == "policy_change" {
+                last_change = v.get("record").cloned();
+            }
+        }
     }
     for (k, n) in &counts {
-        out(&format!("   {n:>5} {k} records\n"));
+        out(&format!("   {n:>5} {} records\n", k.replace('_', " ")));
     }
-    for r in records
-        .iter()
-        .rev()
-        .filter(|r| !matches!(r, mandate::audit::AuditRecord::Decision { .. }))
-        .take(3)
-    {
-        out(&format!(
-            "   {}\n",
-            serde_json::to_string(r).unwrap_or_default()
-        ));
+    if let Some(c) = last_change {
+        out(&format!("   last policy change: {c}\n"));
+    }
+    match mandate::audit_log::verify(&log, mandate::audit_log::VerifyOptions::default()) {
+        Ok(r) => out(&format!(
+            "   `mandate audit verify`: ok, {} records, {} checkpoints, head {}\n",
+            r.records,
+            r.checkpoints,
+            r.head.get(..16).unwrap_or("")
+        )),
+        Err(e) => {
+            out(&format!(
+                "   << UNEXPECTED: the audit log does not verify: {e}\n"
+            ));
+            demo.mismatches += 1;
+        }
+    }
+    // Someone edits one denial into an allow: the chain shows it.
+    let forged = state.join("forged.jsonl");
+    let tampered = text.replacen(r#""decision":"deny""#, r#""decision":"allow""#, 1);
+    std::fs::write(&forged, tampered).map_err(|e| e.to_string())?;
+    match mandate::audit_log::verify(&forged, mandate::audit_log::VerifyOptions::default()) {
+        Err(e) => out(&format!(
+            "   a copy with one denial edited into an allow: {e}\n"
+        )),
+        Ok(_) => {
+            out("   << UNEXPECTED: an edited audit log verified\n");
+            demo.mismatches += 1;
+        }
     }
     out("\n");
     Ok(demo.mismatches)

@@ -5,6 +5,7 @@
 //! `authorize`: 0 allow, 2 deny, 1 when the inputs cannot be used.
 
 mod agents_cmd;
+mod audit_cmd;
 mod authorize;
 mod bench;
 mod check;
@@ -40,6 +41,8 @@ enum Command {
     Authorize(authorize::AuthorizeArgs),
     /// Manage agents in a state directory: register, suspend, resume, revoke, show, list, apply.
     Agents(agents_cmd::AgentsArgs),
+    /// Verify an audit log; generate a signing key.
+    Audit(audit_cmd::AuditArgs),
     /// Quota status of a principal; settle or refund reservations.
     Quota(quota_cmd::QuotaArgs),
     /// Measure decision latency and throughput on a workload.
@@ -59,6 +62,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::run(&args),
         Command::Agents(args) => agents_cmd::run(&args),
         Command::Quota(args) => quota_cmd::run(&args),
+        Command::Audit(args) => audit_cmd::run(&args),
         Command::Bench(args) => bench::run(&args),
     };
     ExitCode::from(code)

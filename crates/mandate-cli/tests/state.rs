@@ -345,3 +345,49 @@ fn an_unreachable_redis_store_is_a_clear_error() {
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("unknown quota store"), "{}", run.stderr);
 }
+
+#[test]
+fn audit_log_of_a_state_dir_verifies_and_detects_tampering() {
+    let dir = setup();
+    let run = mandate(dir.path(), &["audit", "keygen", "--out", "key.hex"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let public = run.stdout.trim().to_string();
+    assert_eq!(public.len(), 64);
+    for _ in 0..3 {
+        let (run, _) = authorize(
+            dir.path(),
+            &request("a1", "d1", 0),
+            &["--audit-key", "key.hex", "--audit-mask", "context.tokens"],
+        );
+        assert!(run.code == 0 || run.code == 2, "{}", run.stderr);
+    }
+    let log = "state/audit/audit.jsonl";
+    let run = mandate(
+        dir.path(),
+        &[
+            "audit",
+            "verify",
+            log,
+            "--public-key",
+            &public,
+            "--require-signatures",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report["records"], 6, "a load and a decision per run");
+    let text = std::fs::read_to_string(dir.path().join(log)).unwrap();
+    assert!(!text.contains(r#""tokens":0"#), "masked field in clear");
+    std::fs::write(
+        dir.path().join(log),
+        text.replacen("\"allow\"", "\"deny\"", 1),
+    )
+    .unwrap();
+    let run = mandate(dir.path(), &["audit", "verify", log]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(run.stderr.contains("line "), "{}", run.stderr);
+    let run = mandate(dir.path(), &["audit", "verify", "missing.jsonl"]);
+    assert_eq!(run.code, 2);
+}

@@ -222,3 +222,65 @@ impl AuditSink for MemorySink {
         Ok(())
     }
 }
+
+/// The default durable sink: a hash-chained, checkpointed JSON Lines file
+/// (`mandate_audit::AuditLog`; format and verification in the `mandate-audit` crate and
+/// `docs/audit.md`). Context fields named in `mask` are replaced by their SHA-256 (`Hash`) or
+/// `"[redacted]"` (`Redact`) before the record is written.
+#[derive(Debug)]
+pub struct FileSink {
+    log: mandate_audit::AuditLog,
+    mask: Vec<String>,
+    mode: mandate_audit::Mask,
+}
+
+impl FileSink {
+    /// Opens (or creates) the log at `path`, verifying what is already there.
+    ///
+    /// # Errors
+    /// An unreadable, locked or damaged log.
+    pub fn open(
+        path: &std::path::Path,
+        options: mandate_audit::AuditOptions,
+    ) -> Result<Self, mandate_audit::AuditError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| mandate_audit::AuditError::Io {
+                path: dir.to_path_buf(),
+                action: "create the directory of",
+                source,
+            })?;
+        }
+        Ok(FileSink {
+            log: mandate_audit::AuditLog::open(path, options)?,
+            mask: Vec::new(),
+            mode: mandate_audit::Mask::Hash,
+        })
+    }
+
+    /// Masks these dotted paths of each record (e.g. `context.api_key`) before writing.
+    #[must_use]
+    pub fn with_mask(mut self, paths: Vec<String>, mode: mandate_audit::Mask) -> Self {
+        self.mask = paths;
+        self.mode = mode;
+        self
+    }
+
+    /// The underlying log (head, length, explicit checkpoints).
+    pub fn log(&self) -> &mandate_audit::AuditLog {
+        &self.log
+    }
+}
+
+impl AuditSink for FileSink {
+    fn append(&self, record: &AuditRecord) -> Result<(), String> {
+        let mut value = serde_json::to_value(record).map_err(|e| e.to_string())?;
+        if !self.mask.is_empty() {
+            let paths: Vec<&str> = self.mask.iter().map(String::as_str).collect();
+            mandate_audit::mask(&mut value, &paths, self.mode);
+        }
+        self.log
+            .append(value)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+}

@@ -250,6 +250,7 @@ pub struct EngineBuilder {
     audit: Option<Arc<dyn AuditSink>>,
     clock: Option<Arc<dyn Clock>>,
     state_dir: Option<PathBuf>,
+    audit_path: Option<PathBuf>,
     options: EngineOptions,
     change: ChangeRef,
 }
@@ -311,7 +312,15 @@ impl EngineBuilder {
         self.registry = Some(registry);
         self
     }
-    /// The audit sink (default: none).
+    /// An audit log file (`FileSink` with default options: every record synced, a checkpoint
+    /// every 1,000 records, unsigned). For signing and masking, build a `FileSink` and pass it to
+    /// `audit`.
+    #[must_use]
+    pub fn audit_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.audit_path = Some(path.into());
+        self
+    }
+    /// The audit sink (default: none, or `DIR/audit/audit.jsonl` with a state directory).
     #[must_use]
     pub fn audit(mut self, sink: Arc<dyn AuditSink>) -> Self {
         self.audit = Some(sink);
@@ -323,8 +332,9 @@ impl EngineBuilder {
         self.clock = Some(clock);
         self
     }
-    /// A state directory for the embedded defaults: the quota journal in `quota/` and the agent
-    /// registry in `agents/`, both crash-safe.
+    /// A state directory for the embedded defaults: the quota journal in `quota/`, the agent
+    /// registry in `agents/`, both crash-safe, and (unless another sink is given) the audit log
+    /// `audit/audit.jsonl`.
     #[must_use]
     pub fn state_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.state_dir = Some(dir.into());
@@ -406,6 +416,14 @@ impl EngineBuilder {
             (None, Some(dir)) => Arc::new(mandate_agents::FileRegistry::open(&dir.join("agents"))?),
             (None, None) => Arc::new(MemoryRegistry::new()),
         };
+        let audit: Arc<dyn AuditSink> = match (self.audit, self.audit_path, &self.state_dir) {
+            (Some(a), _, _) => a,
+            (None, Some(path), _) => Arc::new(open_audit(&path)?),
+            (None, None, Some(dir)) => {
+                Arc::new(open_audit(&dir.join("audit").join("audit.jsonl"))?)
+            }
+            (None, None, None) => Arc::new(NullSink),
+        };
         let agent_entities = AgentEntities::new(base);
         // Fail now, not on the first request, when the entities do not fit the schema.
         agent_entities
@@ -419,7 +437,7 @@ impl EngineBuilder {
             agent_entities,
             quota_store,
             registry,
-            audit: self.audit.unwrap_or_else(|| Arc::new(NullSink)),
+            audit,
             clock,
             options: self.options,
             id_prefix: std::collections::hash_map::RandomState::new()
@@ -1186,6 +1204,11 @@ fn quota_charges(
         });
     }
     Ok(charges)
+}
+
+fn open_audit(path: &Path) -> Result<crate::audit::FileSink, EngineError> {
+    crate::audit::FileSink::open(path, mandate_audit::AuditOptions::default())
+        .map_err(|e| EngineError::Invalid(format!("audit log: {e}")))
 }
 
 /// Opens the default persistent state in `dir` (as `EngineBuilder::state_dir` would), for tools

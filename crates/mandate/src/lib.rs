@@ -21,6 +21,7 @@ pub use engine::{
     EngineError, EngineOptions, Layer, QuotaStatus, Request, StoreFailureMode, open_registry,
 };
 pub use mandate_agents as registry;
+pub use mandate_audit as audit_log;
 pub use mandate_quota as quota;
 pub use version::{ChangeRef, PolicySource, PolicyVersion, SchemaSource};
 

@@ -688,3 +688,44 @@ fn decisions_carry_unique_ids_version_and_time() {
     assert!(a.policy_version.starts_with("sha256:"));
     assert_eq!(a.policy_version, e.version().id);
 }
+
+#[test]
+fn the_file_audit_log_has_one_verifiable_record_per_decision_with_masking() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.jsonl");
+    let sink = mandate::audit::FileSink::open(&path, mandate::audit_log::AuditOptions::default())
+        .unwrap()
+        .with_mask(
+            vec!["context.secret".into()],
+            mandate::audit_log::Mask::Hash,
+        );
+    let e = Engine::builder()
+        .policy_texts(texts("permit(principal, action, resource);"))
+        .audit(Arc::new(sink))
+        .build()
+        .unwrap();
+    let mut ids = Vec::new();
+    for i in 0..50 {
+        let r = read(agent("a"), "d1").with_context(Value::record([(
+            "secret".into(),
+            Value::String(format!("sk-{i}-do-not-log").into()),
+        )]));
+        ids.push(e.authorize(&r).id);
+    }
+    drop(e);
+    let report =
+        mandate::audit_log::verify(&path, mandate::audit_log::VerifyOptions::default()).unwrap();
+    assert_eq!(report.records, 51, "one load record and 50 decisions");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        !text.contains("do-not-log"),
+        "a masked field appears in clear"
+    );
+    for id in &ids {
+        assert_eq!(
+            text.matches(id.as_str()).count(),
+            1,
+            "exactly one record for {id}"
+        );
+    }
+}
