@@ -22,6 +22,9 @@ pub struct Common {
     /// Why (recorded in the agent's history).
     #[arg(long, default_value = "")]
     reason: String,
+    /// Shared registry `redis://HOST:PORT/` instead of the one in the state directory.
+    #[arg(long)]
+    registry: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value = "human")]
     format: crate::check::Format,
@@ -108,7 +111,8 @@ enum AgentsCommand {
 }
 
 fn engine(common: &Common) -> Result<Engine, u8> {
-    let state = StateArgs::in_dir(common.state_dir.clone());
+    let mut state = StateArgs::in_dir(common.state_dir.clone());
+    state.registry = common.registry.clone();
     crate::authorize::build_engine(
         &[],
         common.schema.as_ref(),

@@ -23,6 +23,10 @@ pub struct StateArgs {
     /// Quota store: `memory` (default; persistent with --state-dir) or `redis://HOST:PORT/`.
     #[arg(long, default_value = "memory")]
     pub quota_store: String,
+    /// Agent registry shared by many nodes: `redis://HOST:PORT/` (default: in the state
+    /// directory, or in memory without one).
+    #[arg(long)]
+    pub registry: Option<String>,
     /// What a decision does when the quota store fails: `deny` (default) or `allow`.
     #[arg(long, default_value = "deny", value_parser = ["deny", "allow"])]
     pub on_store_failure: String,
@@ -45,6 +49,7 @@ impl StateArgs {
             state_dir: Some(dir),
             quota_store: "memory".into(),
             on_store_failure: "deny".into(),
+            registry: None,
             audit_file: None,
             audit_key: None,
             audit_mask: Vec::new(),
@@ -120,6 +125,18 @@ pub fn build_engine(
     }
     if let Some(dir) = &state.state_dir {
         b = b.state_dir(dir);
+    }
+    if let Some(url) = &state.registry {
+        if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+            return Err(EngineError::Invalid(format!(
+                "unknown registry `{url}`: use `redis://HOST:PORT/` (or omit --registry)"
+            )));
+        }
+        let registry = mandate::registry::RedisRegistry::connect(
+            url,
+            mandate::registry::RedisRegistryOptions::default(),
+        )?;
+        b = b.registry(Arc::new(registry));
     }
     let audit_path = state.audit_file.clone().or_else(|| {
         state

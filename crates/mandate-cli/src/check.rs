@@ -29,11 +29,22 @@ pub enum Format {
 
 /// Runs `mandate check`.
 pub fn run_check(args: &CheckArgs) -> u8 {
-    let files = match parse_files(&args.paths) {
-        Ok(f) => f,
-        Err(d) => {
-            report(&[d]);
-            return 2;
+    let manifests = mandate::agents::manifest_files(&args.paths);
+    let policy_paths: Vec<PathBuf> = args
+        .paths
+        .iter()
+        .filter(|p| !manifests.contains(p))
+        .cloned()
+        .collect();
+    let files = if policy_paths.is_empty() {
+        Vec::new()
+    } else {
+        match parse_files(&policy_paths) {
+            Ok(f) => f,
+            Err(d) => {
+                report(&[d]);
+                return 2;
+            }
         }
     };
     let mut schema_problem = None;
@@ -67,6 +78,38 @@ pub fn run_check(args: &CheckArgs) -> u8 {
         })
         .collect();
     results.extend(schema_problem);
+    // Agents manifests (`agents.toml`): parsed, and checked against the schema.
+    for path in manifests {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let source = mandate::Source::new(name.clone(), text.clone());
+        let mut diagnostics = Vec::new();
+        match mandate::registry::Manifest::from_toml_str(&text) {
+            Err(e) => diagnostics.push(
+                mandate::Diagnostic::error("MD0080", e.to_string())
+                    .with_help("see docs/agents.md for the manifest format"),
+            ),
+            Ok(m) => {
+                if let Some(schema) = &schema {
+                    for spec in &m.agents {
+                        if let Err(e) = mandate::agents::check_agent(spec, schema) {
+                            diagnostics.push(mandate::Diagnostic::error(
+                                "MD0081",
+                                format!(
+                                    "agent {} does not fit the schema: {e}",
+                                    mandate::Uid::new(spec.entity_type.as_str(), spec.id.as_str())
+                                ),
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        results.push(FileDiagnostics {
+            source,
+            diagnostics,
+        });
+    }
     let n_files = results.len();
     let n_errors: usize = results
         .iter()

@@ -391,3 +391,53 @@ fn audit_log_of_a_state_dir_verifies_and_detects_tampering() {
     let run = mandate(dir.path(), &["audit", "verify", "missing.jsonl"]);
     assert_eq!(run.code, 2);
 }
+
+#[test]
+fn check_validates_agents_manifests_against_the_schema() {
+    let dir = setup();
+    std::fs::write(
+        dir.path().join("schema.cedarschema"),
+        "namespace App { entity Human; entity Agent { owner: Human, level: Long }; entity Doc; action read appliesTo { principal: [Agent, Human], resource: [Doc] }; }",
+    )
+    .unwrap();
+    let good = "[[agent]]\ntype = \"App::Agent\"\nid = \"a1\"\nowner = 'App::Human::\"alice\"'\n[agent.attributes]\nlevel = 2\n";
+    std::fs::write(dir.path().join("agents.toml"), good).unwrap();
+    let run = mandate(
+        dir.path(),
+        &["check", "--schema", "schema.cedarschema", "."],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    std::fs::write(
+        dir.path().join("agents.toml"),
+        good.replace("level = 2", "level = \"high\""),
+    )
+    .unwrap();
+    let run = mandate(
+        dir.path(),
+        &["check", "--schema", "schema.cedarschema", "."],
+    );
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("MD0081") && run.stderr.contains("level"),
+        "{}",
+        run.stderr
+    );
+    std::fs::write(dir.path().join("agents.toml"), "[[agent]]\nid = 3\n").unwrap();
+    let run = mandate(dir.path(), &["check", "agents.toml"]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("MD0080"), "{}", run.stderr);
+    let run = mandate(
+        dir.path(),
+        &[
+            "authorize",
+            "--policies",
+            "p.mandate",
+            "--request-json",
+            &request("a1", "d1", 0),
+            "--registry",
+            "etcd://x",
+        ],
+    );
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("unknown registry"), "{}", run.stderr);
+}

@@ -202,3 +202,51 @@ fn merge(existing: &mut J, overlay: J) {
         }
     }
 }
+
+/// Checks an agent against the schema: its attributes, the registry attributes the schema
+/// declares, and its parents' types (parents and the owner need not exist).
+///
+/// # Errors
+/// What does not fit, as Cedar's entity-JSON error with its path.
+pub fn check_agent(spec: &AgentSpec, schema: &Schema) -> Result<(), String> {
+    let arr = J::Array(vec![agent_json(spec, AgentState::Active, 0, Some(schema))]);
+    Entities::from_json_value(&arr, Some(schema))
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+/// The agents manifests under `paths`: files named `agents.toml` (or ending in `.agents.toml`)
+/// in the given directories (recursively) or given directly.
+pub fn manifest_files(paths: &[std::path::PathBuf]) -> Vec<std::path::PathBuf> {
+    fn is_manifest(p: &std::path::Path) -> bool {
+        p.file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n == "agents.toml" || n.ends_with(".agents.toml"))
+    }
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>, depth: usize) {
+        if depth > 32 {
+            return;
+        }
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        let mut entries: Vec<_> = entries.flatten().map(|e| e.path()).collect();
+        entries.sort();
+        for p in entries {
+            if p.is_dir() {
+                walk(&p, out, depth + 1);
+            } else if is_manifest(&p) {
+                out.push(p);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            walk(p, &mut out, 0);
+        } else if is_manifest(p) {
+            out.push(p.clone());
+        }
+    }
+    out
+}
