@@ -73,6 +73,10 @@ if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1 && command -v apt-get >
 fi
 bindings/python/run-tests.sh
 
+step "C library (bindings/c: header up to date, static and shared linking, C tests)"
+# The binding's Rust tests already ran with the workspace.
+MANDATE_C_SKIP_RUST_TESTS=1 bindings/c/run-tests.sh
+
 step "example policies: check, fmt --check, lint, test, authorize"
 ./target/release/mandate check --schema policies/agent-platform/schema.cedarschema policies/
 ./target/release/mandate demo >/dev/null

@@ -1,0 +1,799 @@
+//! The C entry points called from Rust, the way C calls them: NULL arguments, invalid UTF-8, bad
+//! JSON, poisoned handles, lifecycle, and the reference workload `policies/agent-platform`
+//! (every request of its `requests.json` decided through both paths).
+
+#![expect(
+    unsafe_code,
+    reason = "the tests call the C entry points with raw pointers"
+)]
+#![expect(clippy::unwrap_used, clippy::indexing_slicing, reason = "test code")]
+
+use crate::MandateStatus::*;
+use crate::*;
+use std::ffi::{CStr, CString, c_char};
+use std::path::PathBuf;
+use std::ptr::{null, null_mut};
+
+fn platform() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../policies/agent-platform")
+}
+
+fn c(s: &str) -> CString {
+    CString::new(s).unwrap()
+}
+
+/// Takes an owned string from the library.
+fn take_string(p: *mut c_char) -> String {
+    assert!(!p.is_null());
+    // SAFETY: `p` is a live string returned by the library, read once then freed once.
+    let s = unsafe { CStr::from_ptr(p) }.to_str().unwrap().to_string();
+    // SAFETY: as above.
+    unsafe { mandate_string_free(p) };
+    s
+}
+
+/// Takes an error from the library: its status and message.
+fn take_error(e: *mut MandateError) -> (MandateStatus, String) {
+    assert!(!e.is_null());
+    // SAFETY: `e` is a live error returned by the library, freed once at the end.
+    unsafe {
+        let status = mandate_error_code(e);
+        let message = CStr::from_ptr(mandate_error_message(e))
+            .to_string_lossy()
+            .into_owned();
+        mandate_error_free(e);
+        (status, message)
+    }
+}
+
+struct Engine(*mut MandateEngine);
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        // SAFETY: the handle is live and freed once, here.
+        unsafe { mandate_engine_free(self.0) };
+    }
+}
+
+fn platform_engine(options: Option<&MandateOptions>) -> Engine {
+    let dir = c(platform().join("policies").to_str().unwrap());
+    let schema = c(platform().join("schema.cedarschema").to_str().unwrap());
+    let entities = c(platform().join("entities.json").to_str().unwrap());
+    let mut out = null_mut();
+    let mut err = null_mut();
+    // SAFETY: valid strings, options and out-pointers.
+    let status = unsafe {
+        mandate_engine_new_from_dir(
+            dir.as_ptr(),
+            schema.as_ptr(),
+            entities.as_ptr(),
+            options.map_or(null(), |o| o as *const _),
+            &mut out,
+            &mut err,
+        )
+    };
+    assert_eq!(
+        status,
+        MANDATE_OK,
+        "{:?}",
+        (!err.is_null()).then(|| take_error(err))
+    );
+    assert!(err.is_null());
+    Engine(out)
+}
+
+fn authorize_json(e: &Engine, request: &str) -> Result<serde_json::Value, (MandateStatus, String)> {
+    let req = c(request);
+    let mut out = null_mut();
+    let mut err = null_mut();
+    // SAFETY: live engine, valid string and out-pointers.
+    let status = unsafe { mandate_authorize_json(e.0, req.as_ptr(), &mut out, &mut err) };
+    if status == MANDATE_OK {
+        Ok(serde_json::from_str(&take_string(out)).unwrap())
+    } else {
+        assert!(out.is_null());
+        Err(take_error(err))
+    }
+}
+
+struct Fast {
+    decision: MandateEffect,
+    layer: MandateLayer,
+    reasons: Vec<String>,
+    id: String,
+}
+
+fn authorize(
+    e: &Engine,
+    principal: &str,
+    action: &str,
+    resource: &str,
+    context: Option<&str>,
+    flags: u32,
+) -> Result<Fast, (MandateStatus, String)> {
+    let (p, a, r) = (c(principal), c(action), c(resource));
+    let ctx = context.map(c);
+    let req = MandateRequest {
+        principal: p.as_ptr(),
+        action: a.as_ptr(),
+        resource: r.as_ptr(),
+        context_json: ctx.as_ref().map_or(null(), |c| c.as_ptr()),
+        on_behalf_of: null(),
+        on_behalf_of_len: 0,
+        flags,
+    };
+    let mut d = MandateDecision::EMPTY;
+    let mut err = null_mut();
+    // SAFETY: live engine, valid request and out-pointers.
+    let status = unsafe { mandate_authorize(e.0, &req, &mut d, &mut err) };
+    if status != MANDATE_OK {
+        assert!(d.id.is_null() && d.reasons.is_null());
+        return Err(take_error(err));
+    }
+    // SAFETY: the decision was filled by the library: `reasons_len` strings, live until freed.
+    let fast = unsafe {
+        let reasons = (0..d.reasons_len)
+            .map(|i| {
+                CStr::from_ptr(*d.reasons.add(i))
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        Fast {
+            decision: d.decision,
+            layer: d.layer,
+            reasons,
+            id: CStr::from_ptr(d.id).to_string_lossy().into_owned(),
+        }
+    };
+    // SAFETY: freed once here, then again to check a second free is harmless.
+    unsafe {
+        mandate_decision_free(&mut d);
+        mandate_decision_free(&mut d);
+    }
+    assert!(d.id.is_null());
+    Ok(fast)
+}
+
+fn uid_text(v: &serde_json::Value) -> String {
+    format!(
+        "{}::{}",
+        v["type"].as_str().unwrap(),
+        serde_json::Value::String(v["id"].as_str().unwrap().to_string())
+    )
+}
+
+#[test]
+fn every_reference_request_decides_as_expected_through_both_paths() {
+    let e = platform_engine(None);
+    let text = std::fs::read_to_string(platform().join("requests.json")).unwrap();
+    let requests: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+    assert!(requests.len() >= 5);
+    for r in &requests {
+        let mut req = r.as_object().unwrap().clone();
+        let expected = req.remove("decision").unwrap();
+        let reasons = req.remove("reason");
+        let name = req.remove("description").unwrap_or_default();
+        req.remove("errors");
+        let request_text = serde_json::Value::Object(req.clone()).to_string();
+        let json = authorize_json(&e, &request_text).unwrap();
+        assert_eq!(json["decision"], expected, "{name}: {json}");
+        if let Some(reasons) = &reasons {
+            assert_eq!(&json["reasons"], reasons, "{name}");
+        }
+        let layer = if expected == "allow" {
+            ["policy", "quota"]
+        } else {
+            ["policy", "policy"]
+        };
+        assert!(
+            layer.contains(&json["layer"].as_str().unwrap()),
+            "{name}: {json}"
+        );
+        assert!(json["id"].as_str().is_some_and(|s| !s.is_empty()));
+        assert!(
+            json["policy_version"]
+                .as_str()
+                .unwrap()
+                .starts_with("sha256:")
+        );
+
+        if req.contains_key("on_behalf_of") {
+            continue;
+        }
+        let context = req.get("context").map(ToString::to_string);
+        let fast = authorize(
+            &e,
+            &uid_text(&req["principal"]),
+            &uid_text(&req["action"]),
+            &uid_text(&req["resource"]),
+            context.as_deref(),
+            0,
+        )
+        .unwrap();
+        let want = if expected == "allow" {
+            MandateEffect::MANDATE_DECISION_ALLOW
+        } else {
+            MandateEffect::MANDATE_DECISION_DENY
+        };
+        assert_eq!(fast.decision, want, "{name}");
+        assert_ne!(fast.layer, MandateLayer::MANDATE_LAYER_LIFECYCLE);
+        let json_reasons: Vec<String> = json["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(fast.reasons, json_reasons, "{name}");
+        assert!(!fast.id.is_empty());
+    }
+}
+
+#[test]
+fn null_arguments_are_invalid_argument_errors() {
+    let e = platform_engine(None);
+    let mut out = null_mut();
+    let mut err = null_mut();
+    // SAFETY: NULL is allowed wherever a pointer is taken; out-pointers are valid.
+    unsafe {
+        let s = mandate_engine_new_from_dir(null(), null(), null(), null(), &mut out, &mut err);
+        assert_eq!(s, MANDATE_ERR_INVALID_ARGUMENT);
+        assert!(out.is_null());
+        let (_, m) = take_error(err);
+        assert!(m.contains("policy_dir is NULL"), "{m}");
+        // No out-pointer at all.
+        let p = c("permit(principal, action, resource);");
+        let s = mandate_engine_new_from_strings(
+            p.as_ptr(),
+            null(),
+            null(),
+            null(),
+            null_mut(),
+            null_mut(),
+        );
+        assert_eq!(s, MANDATE_ERR_INVALID_ARGUMENT);
+        // NULL engine.
+        let mut res = null_mut();
+        let req = c("{}");
+        assert_eq!(
+            mandate_authorize_json(null(), req.as_ptr(), &mut res, null_mut()),
+            MANDATE_ERR_INVALID_ARGUMENT
+        );
+        assert!(!mandate_last_error_message().is_null());
+        assert_eq!(
+            mandate_authorize_json(e.0, null(), &mut res, null_mut()),
+            MANDATE_ERR_INVALID_ARGUMENT
+        );
+        assert_eq!(
+            mandate_authorize_json(e.0, req.as_ptr(), null_mut(), null_mut()),
+            MANDATE_ERR_INVALID_ARGUMENT
+        );
+        assert_eq!(
+            mandate_authorize(e.0, null(), null_mut(), null_mut()),
+            MANDATE_ERR_INVALID_ARGUMENT
+        );
+        let mut d = MandateDecision::EMPTY;
+        assert_eq!(
+            mandate_authorize(e.0, null(), &mut d, null_mut()),
+            MANDATE_ERR_INVALID_ARGUMENT
+        );
+        let a = c(r#"Platform::Agent::"x""#);
+        assert_eq!(
+            mandate_agent_suspend(e.0, null(), a.as_ptr(), null(), null_mut()),
+            MANDATE_ERR_INVALID_ARGUMENT
+        );
+        assert_eq!(
+            mandate_reload(null(), null_mut()),
+            MANDATE_ERR_INVALID_ARGUMENT
+        );
+        assert_eq!(
+            mandate_settle(e.0, null(), 1, null_mut()),
+            MANDATE_ERR_INVALID_ARGUMENT
+        );
+        assert_eq!(
+            mandate_check_json(null(), 1, null(), &mut res, null_mut()),
+            MANDATE_ERR_INVALID_ARGUMENT
+        );
+        // NULL is harmless for every free function and accessor.
+        mandate_string_free(null_mut());
+        mandate_error_free(null_mut());
+        mandate_decision_free(null_mut());
+        mandate_engine_free(null_mut());
+        assert!(mandate_error_message(null()).is_null());
+        assert_eq!(mandate_error_code(null()), MANDATE_OK);
+        assert_eq!(mandate_engine_is_poisoned(null()), 0);
+    }
+}
+
+#[test]
+fn invalid_utf8_is_an_invalid_argument_error() {
+    let e = platform_engine(None);
+    let bad = CString::new(vec![b'{', 0xff, 0xfe, b'}']).unwrap();
+    let mut res = null_mut();
+    let mut err = null_mut();
+    // SAFETY: valid pointers; the string is NUL-terminated (but not UTF-8).
+    let s = unsafe { mandate_authorize_json(e.0, bad.as_ptr(), &mut res, &mut err) };
+    assert_eq!(s, MANDATE_ERR_INVALID_ARGUMENT);
+    let (status, m) = take_error(err);
+    assert_eq!(status, MANDATE_ERR_INVALID_ARGUMENT);
+    assert!(m.contains("not valid UTF-8 (at byte 1)"), "{m}");
+    let r = authorize(
+        &e,
+        "Platform::Agent::\"\u{0}\"".split('\0').next().unwrap(),
+        "x",
+        "y",
+        None,
+        0,
+    );
+    assert_eq!(r.err().unwrap().0, MANDATE_ERR_INVALID_ARGUMENT);
+}
+
+#[test]
+fn bad_requests_are_request_errors_with_diagnostics() {
+    let e = platform_engine(None);
+    let (status, m) = authorize_json(&e, "{not json").unwrap_err();
+    assert_eq!(status, MANDATE_ERR_REQUEST, "{m}");
+    let (status, m) = authorize_json(
+        &e,
+        r#"{"principal": {"type": "Platform::Agent", "id": "triage-bot"}, "action": {"type": "Platform::Action", "id": "Fly"}, "resource": {"type": "Platform::Tool", "id": "t"}, "context": {}}"#,
+    )
+    .unwrap_err();
+    assert_eq!(status, MANDATE_ERR_REQUEST);
+    assert!(m.contains("not declared in the schema"), "{m}");
+    // The diagnostics come as JSON too.
+    let req = c("[]");
+    let mut res = null_mut();
+    let mut err = null_mut();
+    // SAFETY: valid pointers.
+    unsafe {
+        assert_eq!(
+            mandate_authorize_json(e.0, req.as_ptr(), &mut res, &mut err),
+            MANDATE_ERR_REQUEST
+        );
+        let diags = CStr::from_ptr(mandate_error_diagnostics_json(err))
+            .to_str()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_str(diags).unwrap();
+        assert_eq!(v[0]["code"], "MD0060", "{v}");
+        mandate_error_free(err);
+    }
+    // Fast path: a malformed uid, a bad context.
+    let r = authorize(
+        &e,
+        "triage-bot",
+        "Platform::Action::\"InvokeTool\"",
+        "Platform::Tool::\"x\"",
+        None,
+        0,
+    );
+    let (status, m) = r.err().unwrap();
+    assert_eq!(status, MANDATE_ERR_INVALID_ARGUMENT);
+    assert!(m.contains("not an entity uid"), "{m}");
+    let r = authorize(
+        &e,
+        r#"Platform::Agent::"triage-bot""#,
+        r#"Platform::Action::"InvokeTool""#,
+        r#"Platform::Tool::"ticket-search""#,
+        Some("{oops"),
+        0,
+    );
+    assert_eq!(r.err().unwrap().0, MANDATE_ERR_REQUEST);
+    let r = authorize(
+        &e,
+        r#"Platform::Agent::"triage-bot""#,
+        r#"Platform::Action::"InvokeTool""#,
+        r#"Platform::Tool::"ticket-search""#,
+        None,
+        0x80,
+    );
+    assert_eq!(r.err().unwrap().0, MANDATE_ERR_INVALID_ARGUMENT);
+}
+
+#[test]
+fn policy_errors_carry_diagnostics() {
+    let p = c("permit(principal, action resource);");
+    let mut out = null_mut();
+    let mut err = null_mut();
+    // SAFETY: valid pointers.
+    unsafe {
+        let s =
+            mandate_engine_new_from_strings(p.as_ptr(), null(), null(), null(), &mut out, &mut err);
+        assert_eq!(s, MANDATE_ERR_POLICY);
+        assert!(out.is_null());
+        let diags = CStr::from_ptr(mandate_error_diagnostics_json(err))
+            .to_str()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_str(diags).unwrap();
+        assert!(v.as_array().is_some_and(|a| !a.is_empty()), "{v}");
+        mandate_error_free(err);
+    }
+    // Options out of range.
+    let options = MandateOptions {
+        error_mode: 7,
+        on_store_failure: 0,
+        on_audit_failure: 0,
+        no_validate: 0,
+        max_delegation: 0,
+        keep_versions: 0,
+        state_dir: null(),
+        quota_store: null(),
+        audit_file: null(),
+    };
+    let p = c("permit(principal, action, resource);");
+    // SAFETY: valid pointers.
+    let s = unsafe {
+        mandate_engine_new_from_strings(p.as_ptr(), null(), null(), &options, &mut out, &mut err)
+    };
+    assert_eq!(s, MANDATE_ERR_INVALID_ARGUMENT);
+    take_error(err);
+    let store = c("ftp://nowhere");
+    let options = MandateOptions {
+        error_mode: 0,
+        quota_store: store.as_ptr(),
+        ..options
+    };
+    // SAFETY: valid pointers.
+    let s = unsafe {
+        mandate_engine_new_from_strings(p.as_ptr(), null(), null(), &options, &mut out, &mut err)
+    };
+    assert_eq!(s, MANDATE_ERR_INVALID_ARGUMENT);
+    take_error(err);
+}
+
+#[test]
+fn a_panic_poisons_the_handle_and_never_unwinds() {
+    let e = platform_engine(None);
+    let mut err = null_mut();
+    // SAFETY: live engine, valid out-pointer.
+    let s = unsafe { mandate_testing_panic(e.0, &mut err) };
+    assert_eq!(s, MANDATE_ERR_PANIC);
+    let (_, m) = take_error(err);
+    assert!(m.contains("deliberate panic"), "{m}");
+    // SAFETY: live engine.
+    assert_eq!(unsafe { mandate_engine_is_poisoned(e.0) }, 1);
+    let r = authorize_json(&e, "{}").unwrap_err();
+    assert_eq!(r.0, MANDATE_ERR_POISONED);
+    assert_eq!(
+        // SAFETY: live engine.
+        unsafe { mandate_reload(e.0, null_mut()) },
+        MANDATE_ERR_POISONED
+    );
+    // Other engines are unaffected.
+    let other = platform_engine(None);
+    // SAFETY: live engine.
+    assert_eq!(unsafe { mandate_engine_is_poisoned(other.0) }, 0);
+}
+
+const TRIAGE: &str = r#"Platform::Agent::"triage-bot""#;
+const INVOKE: &str = r#"Platform::Action::"InvokeTool""#;
+const SEARCH: &str = r#"Platform::Tool::"ticket-search""#;
+const CONTEXT: &str =
+    r#"{"env": "prod", "cost_cents": 10, "approved": false, "now": "2026-11-26T10:00:00Z"}"#;
+
+#[test]
+fn lifecycle_suspend_denies_and_resume_allows() {
+    let e = platform_engine(None);
+    let allow = || authorize(&e, TRIAGE, INVOKE, SEARCH, Some(CONTEXT), 0).unwrap();
+    assert_eq!(allow().decision, MandateEffect::MANDATE_DECISION_ALLOW);
+    let spec = c(
+        r#"{"agent": "Platform::Agent::\"triage-bot\"", "owner": "Platform::Human::\"alice\"",
+        "parents": ["Platform::Team::\"support\""], "attributes": {"model": "small", "trust_level": 2},
+        "display_name": "Support triage"}"#,
+    );
+    let (agent, ops, why) = (c(TRIAGE), c("ops"), c("runaway loop"));
+    let mut err = null_mut();
+    // SAFETY: live engine, valid strings and out-pointers.
+    unsafe {
+        assert_eq!(
+            mandate_agent_register_json(e.0, spec.as_ptr(), ops.as_ptr(), null(), &mut err),
+            MANDATE_OK
+        );
+        assert!(err.is_null());
+        assert_eq!(allow().decision, MandateEffect::MANDATE_DECISION_ALLOW);
+        assert_eq!(
+            mandate_agent_suspend(e.0, agent.as_ptr(), ops.as_ptr(), why.as_ptr(), &mut err),
+            MANDATE_OK
+        );
+    }
+    let d = allow();
+    assert_eq!(d.decision, MandateEffect::MANDATE_DECISION_DENY);
+    assert_eq!(d.layer, MandateLayer::MANDATE_LAYER_LIFECYCLE);
+    assert_eq!(d.reasons, ["lifecycle:suspended"]);
+    let json = authorize_json(
+        &e,
+        &format!(
+            r#"{{"principal": {{"type": "Platform::Agent", "id": "triage-bot"}}, "action": {{"type": "Platform::Action", "id": "InvokeTool"}}, "resource": {{"type": "Platform::Tool", "id": "ticket-search"}}, "context": {CONTEXT}}}"#
+        ),
+    )
+    .unwrap();
+    assert_eq!(json["decision"], "deny");
+    assert_eq!(json["layer"], "lifecycle");
+    assert_eq!(json["denied_principal"], TRIAGE);
+    // SAFETY: live engine, valid strings and out-pointers.
+    unsafe {
+        // Suspending twice is an illegal transition.
+        assert_eq!(
+            mandate_agent_suspend(e.0, agent.as_ptr(), null(), null(), &mut err),
+            MANDATE_ERR_AGENT
+        );
+        take_error(err);
+        assert_eq!(
+            mandate_agent_resume(e.0, agent.as_ptr(), null(), null(), &mut err),
+            MANDATE_OK
+        );
+    }
+    assert_eq!(allow().decision, MandateEffect::MANDATE_DECISION_ALLOW);
+    let mut out = null_mut();
+    // SAFETY: live engine, valid strings and out-pointers.
+    unsafe {
+        assert_eq!(
+            mandate_agent_revoke(e.0, agent.as_ptr(), null(), null(), &mut err),
+            MANDATE_OK
+        );
+        assert_eq!(
+            mandate_agent_get_json(e.0, agent.as_ptr(), &mut out, &mut err),
+            MANDATE_OK
+        );
+    }
+    let v: serde_json::Value = serde_json::from_str(&take_string(out)).unwrap();
+    assert_eq!(v["history"].as_array().unwrap().len(), 4, "{v}");
+    assert_eq!(allow().reasons, ["lifecycle:revoked"]);
+    // Registering a plain agent (attributes only) and an unknown one.
+    let (a2, owner, attrs) = (
+        c(r#"Platform::Agent::"new-bot""#),
+        c(r#"Platform::Human::"bob""#),
+        c(r#"{"model": "large", "trust_level": 1}"#),
+    );
+    // SAFETY: live engine, valid strings and out-pointers.
+    unsafe {
+        assert_eq!(
+            mandate_agent_register(
+                e.0,
+                a2.as_ptr(),
+                owner.as_ptr(),
+                attrs.as_ptr(),
+                null(),
+                null(),
+                &mut err
+            ),
+            MANDATE_OK
+        );
+        assert_eq!(
+            mandate_agent_register(
+                e.0,
+                a2.as_ptr(),
+                owner.as_ptr(),
+                attrs.as_ptr(),
+                null(),
+                null(),
+                &mut err
+            ),
+            MANDATE_ERR_AGENT
+        );
+        take_error(err);
+        let unknown = c(r#"Platform::Agent::"ghost""#);
+        assert_eq!(
+            mandate_agent_suspend(e.0, unknown.as_ptr(), null(), null(), &mut err),
+            MANDATE_ERR_AGENT
+        );
+        take_error(err);
+    }
+}
+
+#[test]
+fn reload_rollback_settle_and_refund() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("p.mandate");
+    std::fs::write(&file, "@id(\"all\") permit(principal, action, resource);").unwrap();
+    let d = c(dir.path().to_str().unwrap());
+    let mut out = null_mut();
+    let mut err = null_mut();
+    // SAFETY: valid pointers.
+    let s = unsafe {
+        mandate_engine_new_from_dir(d.as_ptr(), null(), null(), null(), &mut out, &mut err)
+    };
+    assert_eq!(s, MANDATE_OK);
+    let e = Engine(out);
+    let version = || {
+        let mut v = null_mut();
+        assert_eq!(
+            // SAFETY: live engine, valid out-pointer.
+            unsafe { mandate_engine_policy_version(e.0, &mut v, null_mut()) },
+            MANDATE_OK
+        );
+        take_string(v)
+    };
+    let first = version();
+    let decide = || authorize(&e, r#"U::"a""#, r#"A::"b""#, r#"R::"c""#, None, 0).unwrap();
+    assert_eq!(decide().decision, MandateEffect::MANDATE_DECISION_ALLOW);
+    assert_eq!(
+        // SAFETY: live engine.
+        unsafe { mandate_rollback(e.0, &mut err) },
+        MANDATE_ERR_POLICY
+    );
+    take_error(err);
+
+    std::fs::write(&file, "@id(\"none\") forbid(principal, action, resource);").unwrap();
+    // SAFETY: live engine.
+    assert_eq!(unsafe { mandate_reload(e.0, &mut err) }, MANDATE_OK);
+    assert_ne!(version(), first);
+    assert_eq!(decide().reasons, ["none"]);
+    // A broken file leaves the running version in place.
+    std::fs::write(&file, "permit(").unwrap();
+    // SAFETY: live engine.
+    assert_eq!(unsafe { mandate_reload(e.0, &mut err) }, MANDATE_ERR_POLICY);
+    take_error(err);
+    assert_eq!(decide().reasons, ["none"]);
+    // SAFETY: live engine.
+    assert_eq!(unsafe { mandate_rollback(e.0, &mut err) }, MANDATE_OK);
+    assert_eq!(version(), first);
+    assert_eq!(decide().decision, MandateEffect::MANDATE_DECISION_ALLOW);
+
+    // Settle and refund reservations.
+    let q = c(r#"@id("all") permit(principal, action, resource);
+        @id("budget") quota (principal, action, resource) limit 100 per 1h by principal cost context.cost;"#);
+    let mut out = null_mut();
+    // SAFETY: valid pointers.
+    let s = unsafe {
+        mandate_engine_new_from_strings(q.as_ptr(), null(), null(), null(), &mut out, &mut err)
+    };
+    assert_eq!(
+        s,
+        MANDATE_OK,
+        "{:?}",
+        (!err.is_null()).then(|| take_error(err))
+    );
+    let e = Engine(out);
+    let d = authorize(
+        &e,
+        r#"U::"a""#,
+        r#"A::"b""#,
+        r#"R::"c""#,
+        Some(r#"{"cost": 60}"#),
+        MANDATE_AUTHORIZE_RESERVE,
+    )
+    .unwrap();
+    assert_eq!(d.decision, MandateEffect::MANDATE_DECISION_ALLOW);
+    let id = c(&d.id);
+    // SAFETY: live engine, valid strings.
+    unsafe {
+        assert_eq!(mandate_settle(e.0, id.as_ptr(), 10, &mut err), MANDATE_OK);
+        assert_eq!(
+            mandate_settle(e.0, id.as_ptr(), 10, &mut err),
+            MANDATE_ERR_STORE
+        );
+        take_error(err);
+        let unknown = c("nope");
+        assert_eq!(
+            mandate_refund(e.0, unknown.as_ptr(), &mut err),
+            MANDATE_ERR_STORE
+        );
+        take_error(err);
+    }
+    // 10 used; 60 more fit (a refund would release them), 91 do not.
+    let d = authorize(
+        &e,
+        r#"U::"a""#,
+        r#"A::"b""#,
+        r#"R::"c""#,
+        Some(r#"{"cost": 60}"#),
+        MANDATE_AUTHORIZE_RESERVE,
+    )
+    .unwrap();
+    assert_eq!(d.decision, MandateEffect::MANDATE_DECISION_ALLOW);
+    let id = c(&d.id);
+    assert_eq!(
+        // SAFETY: live engine, valid strings.
+        unsafe { mandate_refund(e.0, id.as_ptr(), &mut err) },
+        MANDATE_OK
+    );
+    let d = authorize(
+        &e,
+        r#"U::"a""#,
+        r#"A::"b""#,
+        r#"R::"c""#,
+        Some(r#"{"cost": 91}"#),
+        0,
+    )
+    .unwrap();
+    assert_eq!(d.decision, MandateEffect::MANDATE_DECISION_DENY);
+    assert_eq!(d.layer, MandateLayer::MANDATE_LAYER_QUOTA);
+    assert_eq!(d.reasons, ["budget"]);
+}
+
+#[test]
+fn check_and_lint_return_diagnostics_as_json() {
+    let dir = c(platform().join("policies").to_str().unwrap());
+    let schema = c(platform().join("schema.cedarschema").to_str().unwrap());
+    let bad = c(platform().join("bad").to_str().unwrap());
+    let paths = [dir.as_ptr()];
+    let mut out = null_mut();
+    let mut err = null_mut();
+    // SAFETY: valid pointers.
+    unsafe {
+        assert_eq!(
+            mandate_check_json(paths.as_ptr(), 1, schema.as_ptr(), &mut out, &mut err),
+            MANDATE_OK
+        );
+        assert_eq!(take_string(out), "[]");
+        let paths = [bad.as_ptr()];
+        assert_eq!(
+            mandate_lint_json(
+                paths.as_ptr(),
+                1,
+                schema.as_ptr(),
+                null(),
+                &mut out,
+                &mut err
+            ),
+            MANDATE_OK
+        );
+        let v: serde_json::Value = serde_json::from_str(&take_string(out)).unwrap();
+        assert!(v.as_array().is_some_and(|a| !a.is_empty()), "{v}");
+        let missing = c("/nonexistent/mandate");
+        let paths = [missing.as_ptr()];
+        assert_eq!(
+            mandate_check_json(paths.as_ptr(), 1, null(), &mut out, &mut err),
+            MANDATE_ERR_IO
+        );
+        assert!(out.is_null());
+        take_error(err);
+    }
+}
+
+#[test]
+fn audit_file_records_decisions() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("audit.jsonl");
+    let path = c(log.to_str().unwrap());
+    let options = MandateOptions {
+        error_mode: 0,
+        on_store_failure: 0,
+        on_audit_failure: 0,
+        no_validate: 0,
+        max_delegation: 0,
+        keep_versions: 0,
+        state_dir: null(),
+        quota_store: null(),
+        audit_file: path.as_ptr(),
+    };
+    {
+        let e = platform_engine(Some(&options));
+        let d = authorize(&e, TRIAGE, INVOKE, SEARCH, Some(CONTEXT), 0).unwrap();
+        assert_eq!(d.decision, MandateEffect::MANDATE_DECISION_ALLOW);
+    }
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("\"decision\""), "{text}");
+}
+
+#[test]
+fn version_is_the_crate_version() {
+    // SAFETY: a static string.
+    let v = unsafe { CStr::from_ptr(mandate_version()) };
+    assert_eq!(v.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
+}
+
+#[test]
+fn the_uid_shortcut_agrees_with_the_parser() {
+    for text in [
+        r#"Platform::Agent::"triage-bot""#,
+        r#"A::"""#,
+        r#"_x1::Y_2::"id with spaces and ünïcode""#,
+        r#"A::"quote\"inside""#,
+        r#"A::"back\\slash""#,
+        r#"if::"x""#,
+        r#"A::in::"x""#,
+        r#"1A::"x""#,
+        r#"A :: "x""#,
+        r#"A::"x"  "#,
+        r#"A::B"#,
+        r#""x""#,
+    ] {
+        let short = crate::json::simple_uid(text);
+        if let Some(uid) = &short {
+            assert_eq!(Some(uid), mandate::parse_uid_str(text).as_ref(), "{text}");
+        }
+        let both = crate::json::parse_uid(text, "uid").ok();
+        assert_eq!(both, mandate::parse_uid_str(text), "{text}");
+    }
+}

@@ -1,0 +1,505 @@
+/*
+ * The C API from C: every function, every error status the platform example can produce,
+ * ownership (every returned string, error and decision freed; double frees of decisions are
+ * harmless), a poisoned handle, and concurrency (8 threads deciding while another reloads the
+ * policies and suspends and resumes an agent).
+ *
+ * Usage: test PLATFORM_DIR [ITERATIONS]
+ *   PLATFORM_DIR  policies/agent-platform (policies/, schema.cedarschema, entities.json)
+ *   ITERATIONS    authorize calls per thread (default 10000; run-tests.sh lowers it under
+ *                 valgrind)
+ * Exit status 0 when every check passes.
+ */
+#include "mandate.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static int failures = 0;
+
+#define CHECK(cond)                                                                  \
+    do {                                                                             \
+        if (!(cond)) {                                                               \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+            failures++;                                                              \
+        }                                                                            \
+    } while (0)
+
+/* Checks a status; on a mismatch prints the error message. Frees the error either way. */
+#define CHECK_STATUS(call, expected)                                                          \
+    do {                                                                                      \
+        mandate_status got_ = (call);                                                         \
+        if (got_ != (expected)) {                                                             \
+            fprintf(stderr, "%s:%d: %s returned %d, expected %d: %s\n", __FILE__, __LINE__,   \
+                    #call, (int)got_, (int)(expected),                                        \
+                    mandate_last_error_message() ? mandate_last_error_message() : "(none)"); \
+            failures++;                                                                       \
+        }                                                                                     \
+    } while (0)
+
+#define TRIAGE "Platform::Agent::\"triage-bot\""
+#define HELPER "Platform::Agent::\"helper-bot\""
+#define INVOKE "Platform::Action::\"InvokeTool\""
+#define SEARCH "Platform::Tool::\"ticket-search\""
+#define REFUND "Platform::Tool::\"refund-issuer\""
+#define PROD "{\"env\": \"prod\", \"cost_cents\": 10, \"approved\": false, \"now\": \"2026-11-26T10:00:00Z\"}"
+#define STAGING \
+    "{\"env\": \"staging\", \"cost_cents\": 10, \"approved\": false, \"now\": \"2026-11-26T10:00:00Z\"}"
+
+static char policies[4096], schema[4096], entities[4096];
+static long iterations = 10000;
+
+static mandate_engine *new_engine(void) {
+    mandate_options options;
+    memset(&options, 0, sizeof options);
+    mandate_engine *engine = NULL;
+    mandate_error *err = NULL;
+    mandate_status s = mandate_engine_new_from_dir(policies, schema, entities, &options, &engine, &err);
+    if (s != MANDATE_OK) {
+        fprintf(stderr, "cannot build the engine (%d): %s\n", (int)s, mandate_error_message(err));
+        mandate_error_free(err);
+        exit(1);
+    }
+    CHECK(err == NULL);
+    CHECK(engine != NULL);
+    return engine;
+}
+
+static mandate_request request(const char *principal, const char *resource, const char *context) {
+    mandate_request r;
+    memset(&r, 0, sizeof r);
+    r.principal = principal;
+    r.action = INVOKE;
+    r.resource = resource;
+    r.context_json = context;
+    return r;
+}
+
+static void test_version(void) {
+    const char *v = mandate_version();
+    CHECK(v != NULL && strlen(v) > 0);
+    CHECK(strchr(v, '.') != NULL);
+}
+
+static void test_authorize(mandate_engine *engine) {
+    /* Fast path: allow. */
+    mandate_request r = request(TRIAGE, SEARCH, PROD);
+    mandate_decision d;
+    mandate_error *err = NULL;
+    CHECK(mandate_authorize(engine, &r, &d, &err) == MANDATE_OK);
+    CHECK(err == NULL);
+    CHECK(d.decision == MANDATE_DECISION_ALLOW);
+    CHECK(d.layer == MANDATE_LAYER_QUOTA); /* prod tool calls are metered */
+    CHECK(d.reasons_len == 1 && strcmp(d.reasons[0], "support-agents-use-support-tools") == 0);
+    CHECK(d.id != NULL && strlen(d.id) == 32);
+    CHECK(d.policy_version != NULL && strncmp(d.policy_version, "sha256:", 7) == 0);
+    CHECK(d.denied_principal == NULL);
+    CHECK(d.errors_json == NULL);
+    mandate_decision_free(&d);
+    CHECK(d.id == NULL && d.reasons == NULL && d.decision == MANDATE_DECISION_DENY);
+    mandate_decision_free(&d); /* a second free is harmless */
+
+    /* Fast path: deny by a forbid. */
+    r = request(TRIAGE, REFUND, PROD);
+    CHECK(mandate_authorize(engine, &r, &d, NULL) == MANDATE_OK);
+    CHECK(d.decision == MANDATE_DECISION_DENY);
+    CHECK(d.layer == MANDATE_LAYER_POLICY);
+    CHECK(d.reasons_len == 1 &&
+          strcmp(d.reasons[0], "no-high-risk-tools-in-prod-for-low-trust-agents") == 0);
+    mandate_decision_free(&d);
+
+    /* Delegation chain: bob (engineering) may not use support tools. */
+    const char *chain[] = {"Platform::Human::\"bob\""};
+    r = request(TRIAGE, SEARCH, STAGING);
+    r.on_behalf_of = chain;
+    r.on_behalf_of_len = 1;
+    CHECK(mandate_authorize(engine, &r, &d, NULL) == MANDATE_OK);
+    CHECK(d.decision == MANDATE_DECISION_DENY);
+    CHECK(d.layer == MANDATE_LAYER_DELEGATION);
+    CHECK(d.denied_principal != NULL && strcmp(d.denied_principal, "Platform::Human::\"bob\"") == 0);
+    mandate_decision_free(&d);
+
+    /* Dry run. */
+    r = request(TRIAGE, SEARCH, PROD);
+    r.flags = MANDATE_AUTHORIZE_DRY_RUN;
+    CHECK(mandate_authorize(engine, &r, &d, NULL) == MANDATE_OK);
+    CHECK(d.decision == MANDATE_DECISION_ALLOW);
+    mandate_decision_free(&d);
+
+    /* JSON path: the same decisions, in the JSON of `mandate authorize --format json`. */
+    char *json = NULL;
+    const char *allow_req =
+        "{\"principal\": {\"type\": \"Platform::Agent\", \"id\": \"triage-bot\"},"
+        " \"action\": {\"type\": \"Platform::Action\", \"id\": \"InvokeTool\"},"
+        " \"resource\": {\"type\": \"Platform::Tool\", \"id\": \"ticket-search\"}, \"context\": " PROD "}";
+    CHECK(mandate_authorize_json(engine, allow_req, &json, &err) == MANDATE_OK);
+    CHECK(err == NULL);
+    CHECK(json != NULL && strstr(json, "\"decision\":\"allow\"") != NULL);
+    CHECK(json != NULL && strstr(json, "\"reasons\":[\"support-agents-use-support-tools\"]") != NULL);
+    CHECK(json != NULL && strstr(json, "\"policy_version\":\"sha256:") != NULL);
+    mandate_string_free(json);
+    json = NULL;
+    const char *deny_req =
+        "{\"principal\": {\"type\": \"Platform::Agent\", \"id\": \"triage-bot\"},"
+        " \"action\": {\"type\": \"Platform::Action\", \"id\": \"InvokeTool\"},"
+        " \"resource\": {\"type\": \"Platform::Tool\", \"id\": \"refund-issuer\"}, \"context\": " PROD "}";
+    CHECK(mandate_authorize_json_flags(engine, deny_req, MANDATE_AUTHORIZE_DRY_RUN, &json, NULL) == MANDATE_OK);
+    CHECK(json != NULL && strstr(json, "\"decision\":\"deny\"") != NULL);
+    CHECK(json != NULL && strstr(json, "\"dry_run\":true") != NULL);
+    mandate_string_free(json);
+
+    char *version = NULL;
+    CHECK(mandate_engine_policy_version(engine, &version, NULL) == MANDATE_OK);
+    CHECK(version != NULL && strncmp(version, "sha256:", 7) == 0);
+    mandate_string_free(version);
+}
+
+static void test_lifecycle(mandate_engine *engine) {
+    mandate_error *err = NULL;
+    const char *spec =
+        "{\"agent\": \"Platform::Agent::\\\"triage-bot\\\"\", \"owner\": \"Platform::Human::\\\"alice\\\"\","
+        " \"parents\": [\"Platform::Team::\\\"support\\\"\"], \"attributes\": {\"model\": \"small\", "
+        "\"trust_level\": 2}}";
+    CHECK_STATUS(mandate_agent_register_json(engine, spec, "ops", "onboarding", &err), MANDATE_OK);
+    CHECK(err == NULL);
+
+    mandate_request r = request(TRIAGE, SEARCH, STAGING);
+    mandate_decision d;
+    CHECK(mandate_authorize(engine, &r, &d, NULL) == MANDATE_OK);
+    CHECK(d.decision == MANDATE_DECISION_ALLOW);
+    mandate_decision_free(&d);
+
+    CHECK_STATUS(mandate_agent_suspend(engine, TRIAGE, "ops", "runaway loop", NULL), MANDATE_OK);
+    CHECK(mandate_authorize(engine, &r, &d, NULL) == MANDATE_OK);
+    CHECK(d.decision == MANDATE_DECISION_DENY);
+    CHECK(d.layer == MANDATE_LAYER_LIFECYCLE);
+    CHECK(d.reasons_len == 1 && strcmp(d.reasons[0], "lifecycle:suspended") == 0);
+    CHECK(d.denied_principal != NULL && strcmp(d.denied_principal, TRIAGE) == 0);
+    mandate_decision_free(&d);
+
+    /* Suspending twice: an illegal transition. */
+    CHECK(mandate_agent_suspend(engine, TRIAGE, NULL, NULL, &err) == MANDATE_ERR_AGENT);
+    CHECK(err != NULL && mandate_error_code(err) == MANDATE_ERR_AGENT);
+    CHECK(err != NULL && strlen(mandate_error_message(err)) > 0);
+    mandate_error_free(err);
+    err = NULL;
+
+    CHECK_STATUS(mandate_agent_resume(engine, TRIAGE, "ops", "fixed", NULL), MANDATE_OK);
+    CHECK(mandate_authorize(engine, &r, &d, NULL) == MANDATE_OK);
+    CHECK(d.decision == MANDATE_DECISION_ALLOW);
+    mandate_decision_free(&d);
+
+    /* A plain registration (attributes only), then revocation. */
+    CHECK_STATUS(mandate_agent_register(engine, "Platform::Agent::\"temp-bot\"", "Platform::Human::\"bob\"",
+                                        "{\"model\": \"large\", \"trust_level\": 1}", NULL, NULL, NULL),
+                 MANDATE_OK);
+    CHECK_STATUS(mandate_agent_revoke(engine, "Platform::Agent::\"temp-bot\"", "ops", "offboarded", NULL),
+                 MANDATE_OK);
+    CHECK(mandate_agent_register(engine, "Platform::Agent::\"temp-bot\"", "Platform::Human::\"bob\"", NULL,
+                                 NULL, NULL, NULL) == MANDATE_ERR_AGENT);
+    char *agent = NULL;
+    CHECK_STATUS(mandate_agent_get_json(engine, "Platform::Agent::\"temp-bot\"", &agent, NULL), MANDATE_OK);
+    CHECK(agent != NULL && strstr(agent, "\"revoke\"") != NULL);
+    mandate_string_free(agent);
+    agent = NULL;
+    CHECK_STATUS(mandate_agent_get_json(engine, "Platform::Agent::\"never\"", &agent, NULL), MANDATE_OK);
+    CHECK(agent != NULL && strcmp(agent, "null") == 0);
+    mandate_string_free(agent);
+    /* An agent that does not fit the schema (no trust_level). */
+    CHECK(mandate_agent_register(engine, "Platform::Agent::\"odd\"", "Platform::Human::\"bob\"",
+                                 "{\"model\": \"x\"}", NULL, NULL, NULL) == MANDATE_ERR_AGENT);
+}
+
+static void test_versions_and_quotas(void) {
+    mandate_error *err = NULL;
+    mandate_engine *engine = NULL;
+    const char *text =
+        "@id(\"all\") permit(principal, action, resource);\n"
+        "@id(\"budget\") quota (principal, action, resource) limit 100 per 1h by principal cost context.cost;\n";
+    CHECK_STATUS(mandate_engine_new_from_strings(text, NULL, NULL, NULL, &engine, &err), MANDATE_OK);
+    if (engine == NULL) return;
+    /* Only one version: nothing to roll back to. */
+    CHECK(mandate_rollback(engine, &err) == MANDATE_ERR_POLICY);
+    mandate_error_free(err);
+    err = NULL;
+    CHECK_STATUS(mandate_reload(engine, NULL), MANDATE_OK);
+    CHECK_STATUS(mandate_rollback(engine, NULL), MANDATE_OK);
+
+    mandate_request r;
+    memset(&r, 0, sizeof r);
+    r.principal = "User::\"a\"";
+    r.action = "Action::\"spend\"";
+    r.resource = "Thing::\"x\"";
+    r.context_json = "{\"cost\": 60}";
+    r.flags = MANDATE_AUTHORIZE_RESERVE;
+    mandate_decision d;
+    CHECK(mandate_authorize(engine, &r, &d, NULL) == MANDATE_OK);
+    CHECK(d.decision == MANDATE_DECISION_ALLOW);
+    CHECK_STATUS(mandate_settle(engine, d.id, 10, NULL), MANDATE_OK);
+    CHECK(mandate_settle(engine, d.id, 10, NULL) == MANDATE_ERR_STORE); /* already settled */
+    mandate_decision_free(&d);
+    CHECK(mandate_authorize(engine, &r, &d, NULL) == MANDATE_OK);
+    CHECK(d.decision == MANDATE_DECISION_ALLOW);
+    CHECK_STATUS(mandate_refund(engine, d.id, NULL), MANDATE_OK);
+    mandate_decision_free(&d);
+    r.context_json = "{\"cost\": 91}";
+    r.flags = 0;
+    CHECK(mandate_authorize(engine, &r, &d, NULL) == MANDATE_OK);
+    CHECK(d.decision == MANDATE_DECISION_DENY);
+    CHECK(d.layer == MANDATE_LAYER_QUOTA);
+    CHECK(d.reasons_len == 1 && strcmp(d.reasons[0], "budget") == 0);
+    mandate_decision_free(&d);
+    CHECK(mandate_refund(engine, "no-such-reservation", NULL) == MANDATE_ERR_STORE);
+    mandate_engine_free(engine);
+}
+
+static void test_check_and_lint(const char *platform) {
+    char bad[4096];
+    snprintf(bad, sizeof bad, "%s/bad", platform);
+    const char *paths[] = {policies};
+    char *json = NULL;
+    CHECK_STATUS(mandate_check_json(paths, 1, schema, &json, NULL), MANDATE_OK);
+    CHECK(json != NULL && strcmp(json, "[]") == 0);
+    mandate_string_free(json);
+    json = NULL;
+    const char *bad_paths[] = {bad};
+    CHECK_STATUS(mandate_lint_json(bad_paths, 1, schema, NULL, &json, NULL), MANDATE_OK);
+    CHECK(json != NULL && strstr(json, "\"code\"") != NULL);
+    mandate_string_free(json);
+    json = NULL;
+    const char *missing[] = {"/nonexistent/mandate"};
+    CHECK(mandate_check_json(missing, 1, NULL, &json, NULL) == MANDATE_ERR_IO);
+    CHECK(json == NULL);
+    CHECK(mandate_lint_json(paths, 1, NULL, "not = [valid", &json, NULL) == MANDATE_ERR_INVALID_ARGUMENT);
+}
+
+static void test_errors(mandate_engine *engine) {
+    mandate_error *err = NULL;
+    mandate_engine *other = (mandate_engine *)1; /* must be reset to NULL */
+    char *json = (char *)1;
+
+    /* NULL arguments. */
+    CHECK(mandate_engine_new_from_dir(NULL, NULL, NULL, NULL, &other, &err) == MANDATE_ERR_INVALID_ARGUMENT);
+    CHECK(other == NULL);
+    CHECK(mandate_error_code(err) == MANDATE_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(mandate_error_message(err), "policy_dir is NULL") != NULL);
+    CHECK(mandate_error_diagnostics_json(err) == NULL);
+    mandate_error_free(err);
+    err = NULL;
+    CHECK(mandate_engine_new_from_strings("permit(principal, action, resource);", NULL, NULL, NULL, NULL, NULL) ==
+          MANDATE_ERR_INVALID_ARGUMENT);
+    CHECK(mandate_authorize_json(NULL, "{}", &json, NULL) == MANDATE_ERR_INVALID_ARGUMENT);
+    CHECK(json == NULL);
+    CHECK(mandate_last_error_message() != NULL && strstr(mandate_last_error_message(), "engine is NULL"));
+    CHECK(mandate_authorize_json(engine, NULL, &json, NULL) == MANDATE_ERR_INVALID_ARGUMENT);
+    CHECK(mandate_authorize_json(engine, "{}", NULL, NULL) == MANDATE_ERR_INVALID_ARGUMENT);
+    mandate_decision d;
+    CHECK(mandate_authorize(engine, NULL, &d, NULL) == MANDATE_ERR_INVALID_ARGUMENT);
+    mandate_decision_free(&d); /* reset by the failed call: safe to free */
+    mandate_request r = request(TRIAGE, SEARCH, NULL);
+    CHECK(mandate_authorize(engine, &r, NULL, NULL) == MANDATE_ERR_INVALID_ARGUMENT);
+    r.on_behalf_of_len = 2; /* NULL array with a length */
+    CHECK(mandate_authorize(engine, &r, &d, NULL) == MANDATE_ERR_INVALID_ARGUMENT);
+    CHECK(mandate_agent_suspend(engine, NULL, NULL, NULL, NULL) == MANDATE_ERR_INVALID_ARGUMENT);
+    CHECK(mandate_agent_register(engine, TRIAGE, NULL, NULL, NULL, NULL, NULL) == MANDATE_ERR_INVALID_ARGUMENT);
+    CHECK(mandate_settle(engine, NULL, 1, NULL) == MANDATE_ERR_INVALID_ARGUMENT);
+    CHECK(mandate_reload(NULL, NULL) == MANDATE_ERR_INVALID_ARGUMENT);
+    CHECK(mandate_rollback(NULL, NULL) == MANDATE_ERR_INVALID_ARGUMENT);
+    CHECK(mandate_check_json(NULL, 0, NULL, &json, NULL) == MANDATE_ERR_INVALID_ARGUMENT);
+    mandate_string_free(NULL);
+    mandate_error_free(NULL);
+    mandate_decision_free(NULL);
+    mandate_engine_free(NULL);
+    CHECK(mandate_error_message(NULL) == NULL);
+    CHECK(mandate_error_code(NULL) == MANDATE_OK);
+
+    /* Invalid UTF-8. */
+    const char bad_utf8[] = {'{', (char)0xff, (char)0xfe, '}', 0};
+    CHECK(mandate_authorize_json(engine, bad_utf8, &json, &err) == MANDATE_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(mandate_error_message(err), "not valid UTF-8") != NULL);
+    mandate_error_free(err);
+    err = NULL;
+    const char bad_uid[] = {'A', ':', ':', '"', (char)0xc3, '"', 0};
+    r = request(bad_uid, SEARCH, NULL);
+    CHECK(mandate_authorize(engine, &r, &d, NULL) == MANDATE_ERR_INVALID_ARGUMENT);
+
+    /* Malformed values. */
+    r = request("triage-bot", SEARCH, NULL);
+    CHECK(mandate_authorize(engine, &r, &d, NULL) == MANDATE_ERR_INVALID_ARGUMENT);
+    r = request(TRIAGE, SEARCH, "{not json");
+    CHECK(mandate_authorize(engine, &r, &d, NULL) == MANDATE_ERR_REQUEST);
+    r = request(TRIAGE, SEARCH, "{\"env\": 3}"); /* the schema wants a string */
+    CHECK(mandate_authorize(engine, &r, &d, NULL) == MANDATE_ERR_REQUEST);
+    r = request(TRIAGE, SEARCH, PROD);
+    r.flags = 0x100;
+    CHECK(mandate_authorize(engine, &r, &d, NULL) == MANDATE_ERR_INVALID_ARGUMENT);
+    CHECK(mandate_authorize_json(engine, "{bad json", &json, &err) == MANDATE_ERR_REQUEST);
+    CHECK(mandate_error_diagnostics_json(err) != NULL && strstr(mandate_error_diagnostics_json(err), "MD0060"));
+    mandate_error_free(err);
+    err = NULL;
+
+    /* Policy errors carry diagnostics. */
+    CHECK(mandate_engine_new_from_strings("permit(principal, action resource);", NULL, NULL, NULL, &other, &err) ==
+          MANDATE_ERR_POLICY);
+    CHECK(other == NULL);
+    CHECK(mandate_error_diagnostics_json(err) != NULL && strstr(mandate_error_diagnostics_json(err), "\"code\""));
+    mandate_error_free(err);
+    err = NULL;
+
+    /* Options out of range, unknown quota store, unwritable audit log. */
+    mandate_options options;
+    memset(&options, 0, sizeof options);
+    options.error_mode = 42;
+    CHECK(mandate_engine_new_from_strings("permit(principal, action, resource);", NULL, NULL, &options, &other, NULL) ==
+          MANDATE_ERR_INVALID_ARGUMENT);
+    memset(&options, 0, sizeof options);
+    options.error_mode = MANDATE_ERROR_MODE_CEDAR;
+    options.quota_store = "ftp://nowhere";
+    CHECK(mandate_engine_new_from_strings("permit(principal, action, resource);", NULL, NULL, &options, &other, NULL) ==
+          MANDATE_ERR_INVALID_ARGUMENT);
+    memset(&options, 0, sizeof options);
+    options.audit_file = "/proc/mandate-cannot-write-here/audit.jsonl";
+    CHECK(mandate_engine_new_from_strings("permit(principal, action, resource);", NULL, NULL, &options, &other, NULL) ==
+          MANDATE_ERR_AUDIT);
+    CHECK(other == NULL);
+}
+
+static void test_poison(void) {
+    mandate_engine *engine = new_engine();
+    mandate_error *err = NULL;
+    CHECK(mandate_engine_is_poisoned(engine) == 0);
+    CHECK(mandate_testing_panic(engine, &err) == MANDATE_ERR_PANIC);
+    CHECK(err != NULL && strstr(mandate_error_message(err), "deliberate panic") != NULL);
+    mandate_error_free(err);
+    CHECK(mandate_engine_is_poisoned(engine) == 1);
+    mandate_request r = request(TRIAGE, SEARCH, PROD);
+    mandate_decision d;
+    CHECK(mandate_authorize(engine, &r, &d, NULL) == MANDATE_ERR_POISONED);
+    CHECK(d.decision == MANDATE_DECISION_DENY);
+    mandate_decision_free(&d);
+    CHECK(mandate_reload(engine, NULL) == MANDATE_ERR_POISONED);
+    mandate_engine_free(engine); /* a poisoned handle is still freed normally */
+}
+
+/* ---- concurrency ---- */
+
+typedef struct {
+    mandate_engine *engine;
+    long allowed, helper_seen, errors;
+} worker;
+
+static volatile int stop_mutator = 0;
+
+static void *decide(void *arg) {
+    worker *w = arg;
+    mandate_request r = request(TRIAGE, SEARCH, STAGING);
+    mandate_request h = request(HELPER, SEARCH, STAGING);
+    for (long i = 0; i < iterations; i++) {
+        mandate_decision d;
+        if (mandate_authorize(w->engine, &r, &d, NULL) != MANDATE_OK) {
+            w->errors++;
+        } else if (d.decision == MANDATE_DECISION_ALLOW) {
+            w->allowed++;
+        }
+        mandate_decision_free(&d);
+        if (i % 16 == 0) {
+            /* The helper is being suspended and resumed: either answer is fine, never an error. */
+            if (mandate_authorize(w->engine, &h, &d, NULL) != MANDATE_OK) w->errors++;
+            w->helper_seen++;
+            mandate_decision_free(&d);
+        }
+    }
+    return NULL;
+}
+
+typedef struct {
+    mandate_engine *engine;
+    long rounds, bad;
+} mutator;
+
+static void *mutate(void *arg) {
+    mutator *m = arg;
+    mandate_request h = request(HELPER, SEARCH, STAGING);
+    while (!stop_mutator) {
+        if (mandate_reload(m->engine, NULL) != MANDATE_OK) m->bad++;
+        if (mandate_agent_suspend(m->engine, HELPER, "ops", "test", NULL) != MANDATE_OK) m->bad++;
+        mandate_decision d;
+        /* Once suspend returned, no decision allows the agent. */
+        if (mandate_authorize(m->engine, &h, &d, NULL) != MANDATE_OK || d.decision != MANDATE_DECISION_DENY) m->bad++;
+        mandate_decision_free(&d);
+        if (mandate_agent_resume(m->engine, HELPER, "ops", "test", NULL) != MANDATE_OK) m->bad++;
+        m->rounds++;
+    }
+    return NULL;
+}
+
+static void test_threads(void) {
+    mandate_engine *engine = new_engine();
+    const char *spec =
+        "{\"agent\": \"Platform::Agent::\\\"helper-bot\\\"\", \"owner\": \"Platform::Human::\\\"alice\\\"\","
+        " \"parents\": [\"Platform::Team::\\\"support\\\"\"], \"attributes\": {\"model\": \"small\", "
+        "\"trust_level\": 2}}";
+    CHECK_STATUS(mandate_agent_register_json(engine, spec, "ops", NULL, NULL), MANDATE_OK);
+    enum { N = 8 };
+    pthread_t threads[N], mut;
+    worker workers[N];
+    mutator m = {engine, 0, 0};
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    stop_mutator = 0;
+    CHECK(pthread_create(&mut, NULL, mutate, &m) == 0);
+    for (int i = 0; i < N; i++) {
+        workers[i] = (worker){engine, 0, 0, 0};
+        CHECK(pthread_create(&threads[i], NULL, decide, &workers[i]) == 0);
+    }
+    long allowed = 0, errors = 0;
+    for (int i = 0; i < N; i++) {
+        pthread_join(threads[i], NULL);
+        allowed += workers[i].allowed;
+        errors += workers[i].errors;
+    }
+    stop_mutator = 1;
+    pthread_join(mut, NULL);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    CHECK(errors == 0);
+    CHECK(allowed == N * iterations);
+    CHECK(m.bad == 0);
+    CHECK(m.rounds > 0);
+    printf("threads: %d x %ld decisions in %.2f s (%.0f decisions/s), %ld reload/suspend/resume rounds meanwhile\n",
+           N, iterations, secs, (double)(N * iterations) / secs, m.rounds);
+    mandate_engine_free(engine);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s PLATFORM_DIR [ITERATIONS]\n", argv[0]);
+        return 2;
+    }
+    snprintf(policies, sizeof policies, "%s/policies", argv[1]);
+    snprintf(schema, sizeof schema, "%s/schema.cedarschema", argv[1]);
+    snprintf(entities, sizeof entities, "%s/entities.json", argv[1]);
+    if (argc > 2) iterations = atol(argv[2]);
+
+    test_version();
+    mandate_engine *engine = new_engine();
+    test_authorize(engine);
+    test_errors(engine);
+    test_lifecycle(engine);
+    mandate_engine_free(engine);
+    test_versions_and_quotas();
+    test_check_and_lint(argv[1]);
+    test_poison();
+    test_threads();
+
+    if (failures) {
+        fprintf(stderr, "%d check(s) failed\n", failures);
+        return 1;
+    }
+    printf("all C API checks passed (mandate %s)\n", mandate_version());
+    return 0;
+}
