@@ -39,6 +39,11 @@ enum AuditCommand {
         #[arg(long, value_enum, default_value = "human")]
         format: crate::check::Format,
     },
+    /// List records, filtered by principal, action, decision, layer and time (the file is read
+    /// without verifying it).
+    Query(crate::audit_query::QueryArgs),
+    /// Per agent: decisions, deny rate, quota denials, lifecycle events, and anomalies.
+    Stats(crate::audit_query::StatsArgs),
     /// Generate an Ed25519 signing key: the secret goes to FILE (mode 0600), the public key to
     /// stdout.
     Keygen {
@@ -60,6 +65,8 @@ fn key_arg(text: &str) -> Result<[u8; 32], String> {
 /// Runs `mandate audit`.
 pub fn run(args: &AuditArgs) -> u8 {
     match &args.command {
+        AuditCommand::Query(q) => crate::audit_query::run_query(q),
+        AuditCommand::Stats(s) => crate::audit_query::run_stats(s),
         AuditCommand::Verify {
             file,
             public_key,

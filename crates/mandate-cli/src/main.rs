@@ -2,17 +2,21 @@
 //!
 //! Exit codes follow Cedar's CLI and ruff: `check`/`fmt`/`lint`: 0 clean, 1 problems found, 2
 //! usage, configuration or I/O error; `test`: 0 all passed, 1 any failure, 2 usage error;
-//! `authorize`: 0 allow, 2 deny, 1 when the inputs cannot be used.
+//! `authorize` and `explain`: 0 allow, 2 deny, 1 when the inputs cannot be used; `replay`: 0 no
+//! decision changes, 1 some change, 2 unusable input.
 
 mod agents_cmd;
 mod audit_cmd;
+mod audit_query;
 mod authorize;
 mod bench;
 mod check;
 mod demo;
+mod explain_cmd;
 mod lint;
 mod output;
 mod quota_cmd;
+mod replay;
 mod test_cmd;
 
 use clap::{Parser, Subcommand};
@@ -41,8 +45,12 @@ enum Command {
     Authorize(authorize::AuthorizeArgs),
     /// Manage agents in a state directory: register, suspend, resume, revoke, show, list, apply.
     Agents(agents_cmd::AgentsArgs),
-    /// Verify an audit log; generate a signing key.
+    /// Verify, query and summarize an audit log; generate a signing key.
     Audit(audit_cmd::AuditArgs),
+    /// Re-decide the requests of an audit log against proposed policies; report what changes.
+    Replay(replay::ReplayArgs),
+    /// Explain one request: every policy's scope match, condition values and errors.
+    Explain(explain_cmd::ExplainArgs),
     /// Quota status of a principal; settle or refund reservations.
     Quota(quota_cmd::QuotaArgs),
     /// Measure decision latency and throughput on a workload.
@@ -63,6 +71,8 @@ fn main() -> ExitCode {
         Command::Agents(args) => agents_cmd::run(&args),
         Command::Quota(args) => quota_cmd::run(&args),
         Command::Audit(args) => audit_cmd::run(&args),
+        Command::Replay(args) => replay::run(&args),
+        Command::Explain(args) => explain_cmd::run(&args),
         Command::Bench(args) => bench::run(&args),
     };
     ExitCode::from(code)

@@ -568,6 +568,32 @@ impl Engine {
         decision
     }
 
+    /// Explains a request: every policy with its scope match, condition values and outcome, and
+    /// for a denial the permits that came closest; the decision is a dry run (nothing charged,
+    /// recorded in the audit trail like any decision). See `crate::explain`.
+    pub fn explain(&self, request: &Request) -> crate::explain::Explanation {
+        let decision = self.authorize_with(
+            request,
+            AuthorizeOptions {
+                dry_run: true,
+                reserve: false,
+            },
+        );
+        let version = self.inner.current.load_full();
+        let entities = self
+            .inner
+            .agent_entities
+            .current(&version, self.inner.registry.as_ref())
+            .map_err(|d| d.message);
+        crate::explain::explain(
+            request,
+            &version,
+            entities,
+            decision,
+            self.inner.options.error_mode,
+        )
+    }
+
     fn decide(&self, request: &Request, options: AuthorizeOptions) -> Decision {
         let inner = &*self.inner;
         let version = inner.current.load_full();

@@ -75,7 +75,10 @@ pub struct PolicyExplanation {
 impl PolicyExplanation {
     /// How many conditions are false or failed.
     pub fn failing(&self) -> usize {
-        self.conditions.iter().filter(|c| c.holds != Some(true)).count()
+        self.conditions
+            .iter()
+            .filter(|c| c.holds != Some(true))
+            .count()
     }
 }
 
@@ -130,6 +133,7 @@ pub(crate) fn explain(
     version: &PolicyVersion,
     entities: Result<Arc<Entities>, String>,
     decision: Decision,
+    error_mode: mandate_eval::ErrorMode,
 ) -> Explanation {
     let entities = match entities {
         Ok(e) => e,
@@ -153,7 +157,9 @@ pub(crate) fn explain(
             resource: request.resource.clone(),
             context: context.clone(),
         };
-        principals.push(explain_principal(version, &core, &entities, role));
+        principals.push(explain_principal(
+            version, &core, &entities, role, error_mode,
+        ));
     }
     let core = mandate_eval::Request {
         principal: request.principal.clone(),
@@ -179,6 +185,7 @@ fn explain_principal(
     core: &mandate_eval::Request,
     entities: &Entities,
     role: &'static str,
+    error_mode: mandate_eval::ErrorMode,
 ) -> PrincipalExplanation {
     let policies: Vec<PolicyExplanation> = version
         .policies
@@ -197,7 +204,7 @@ fn explain_principal(
         &version.policies,
         core,
         entities,
-        mandate_eval::ErrorMode::DenyOnForbidError,
+        error_mode,
     );
     let any_permit = policies
         .iter()
@@ -270,9 +277,9 @@ fn explain_policy(
                         (Value::Bool(b), ConditionKind::Unless) => Some(!*b),
                         _ => None,
                     };
-                    let error = holds.is_none().then(|| {
-                        format!("a condition must be a boolean, found {}", v.type_name())
-                    });
+                    let error = holds
+                        .is_none()
+                        .then(|| format!("a condition must be a boolean, found {}", v.type_name()));
                     (Some(v.to_json()), error, holds)
                 }
                 Err(e) => (None, Some(e.to_string()), None),
@@ -310,7 +317,7 @@ fn slot_uid(r: &EntityRef, policy: &Policy) -> Option<Uid> {
         EntityRef::Slot(SlotId::Resource, _) => policy.slot_resource.as_ref(),
     };
     match slot {
-        Some(Value::Entity(u)) => Some(u.clone()),
+        Some(Value::Entity(u)) => Some((**u).clone()),
         _ => None,
     }
 }
@@ -363,10 +370,10 @@ fn condition_line(c: &ConditionExplanation) -> String {
         (None, Some(v)) => format!("= {v}"),
         (None, None) => "not evaluated".to_string(),
     };
-    let mark = match c.holds {
-        Some(true) => "holds",
-        Some(false) => "FAILS",
-        None => "FAILS",
+    let mark = if c.holds == Some(true) {
+        "holds"
+    } else {
+        "FAILS"
     };
     format!("{} {{ {} }} {result}  [{mark}]", c.kind, c.text)
 }

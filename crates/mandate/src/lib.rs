@@ -13,12 +13,17 @@
 pub mod agents;
 pub mod audit;
 pub mod engine;
+pub mod explain;
 pub mod load;
 pub mod version;
 
 pub use engine::{
     Agents, AuditFailureMode, AuthorizeOptions, Decision, DecisionError, Engine, EngineBuilder,
     EngineError, EngineOptions, Layer, QuotaStatus, Request, StoreFailureMode, open_registry,
+};
+pub use explain::{
+    ConditionExplanation, Explanation, NearMiss, PolicyExplanation, PrincipalExplanation,
+    ScopeMatch,
 };
 pub use mandate_agents as registry;
 pub use mandate_audit as audit_log;
