@@ -783,7 +783,12 @@ impl<'t, 's> Builder<'t, 's> {
             ExprKind::Add(first, rest) => self.add(first, rest),
             ExprKind::Not(x) => {
                 self.text("!");
-                self.child(x, UNARY);
+                // Cedar accepts no `!-x` and at most four `!` in a row.
+                if unary_run(x, false) > 0 || unary_run(x, true) >= MAX_UNARY_RUN {
+                    self.parens(x);
+                } else {
+                    self.child(x, UNARY);
+                }
             }
             ExprKind::Neg(x) => self.neg(x),
             ExprKind::Compare(op, a, b) => self.compare(a, op.as_str(), b),
@@ -841,8 +846,12 @@ impl<'t, 's> Builder<'t, 's> {
 
     fn neg(&mut self, x: &Expr) {
         self.text("-");
-        // `-5` would parse as the literal -5; `-(5)` keeps the negation.
-        if matches!(x.kind, ExprKind::Lit(Literal::Long(n)) if n >= 0) {
+        // `-5` would parse as the literal -5; `-(5)` keeps the negation. Cedar accepts no `-!x`
+        // and at most four `-` in a row (a negative literal's sign counts).
+        if matches!(x.kind, ExprKind::Lit(Literal::Long(n)) if n >= 0)
+            || unary_run(x, true) > 0
+            || unary_run(x, false) >= MAX_UNARY_RUN
+        {
             self.parens(x);
         } else {
             self.child(x, UNARY);
@@ -1150,4 +1159,23 @@ fn pattern_text(pattern: &[PatternElem]) -> String {
     }
     out.push('"');
     out
+}
+
+/// Longest run of one unary operator Cedar accepts.
+const MAX_UNARY_RUN: usize = 4;
+
+/// How many `!` (`bang`) or `-` the printed form of `e` starts with: consecutive `Not` or `Neg`
+/// nodes, plus the sign of a negative literal at the end of a `-` run.
+fn unary_run(mut e: &Expr, bang: bool) -> usize {
+    let mut n = 0;
+    loop {
+        match (&e.kind, bang) {
+            (ExprKind::Not(x), true) | (ExprKind::Neg(x), false) => {
+                n += 1;
+                e = x;
+            }
+            (ExprKind::Lit(Literal::Long(v)), false) if *v < 0 => return n + 1,
+            _ => return n,
+        }
+    }
 }

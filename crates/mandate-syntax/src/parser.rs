@@ -251,7 +251,13 @@ enum Pending {
     BareInt,
     /// `9223372036854775808`, valid only right after `-`.
     MinMagnitude,
+    /// The result of a run of unary operators without parentheses: `!` (true) or `-`, and
+    /// how many. Cedar allows one operator repeated at most four times.
+    Unary(bool, u8),
 }
+
+/// Longest run of one unary operator Cedar accepts.
+const MAX_UNARY_RUN: u8 = 4;
 
 /// An annotation as parsed.
 #[derive(Debug)]
@@ -738,13 +744,56 @@ impl Ctx {
 
     /// `!e`
     pub fn not(&mut self, e: Node, span: Span) -> Node {
+        let run = self.unary_run(true, e.pending, span);
         let (e, d) = self.take(e);
-        self.node(ExprKind::Not(Box::new(e)), span, d)
+        let mut n = self.node(ExprKind::Not(Box::new(e)), span, d);
+        n.pending = Pending::Unary(true, run);
+        n
+    }
+
+    /// The length of the unary run a new `!` (`bang`) or `-` makes on top of `inner`, reporting
+    /// a mixed run (`!-x`) or one longer than Cedar accepts (`!!!!!x`).
+    fn unary_run(&mut self, bang: bool, inner: Pending, span: Span) -> u8 {
+        let op = if bang { "!" } else { "-" };
+        match inner {
+            Pending::Unary(b, _) if b != bang => {
+                self.err(
+                    Diagnostic::error("MD0001", "`!` and `-` cannot follow each other directly")
+                        .with_label(span, "")
+                        .with_help(format!("add parentheses: `{op}(…)`")),
+                );
+                1
+            }
+            Pending::Unary(_, n) => {
+                let n = n.saturating_add(1);
+                if n == MAX_UNARY_RUN + 1 {
+                    self.err(
+                        Diagnostic::error(
+                            "MD0001",
+                            format!("more than {MAX_UNARY_RUN} `{op}` in a row"),
+                        )
+                        .with_label(span, "")
+                        .with_help(format!(
+                            "Cedar accepts at most {MAX_UNARY_RUN}; `{op}{op}` cancels out, or add parentheses"
+                        )),
+                    );
+                }
+                n
+            }
+            _ => 1,
+        }
     }
 
     /// `-e`; directly before an integer literal, the sign folds into the literal (so
     /// `-9223372036854775808` is valid, as in Cedar).
     pub fn neg(&mut self, e: Node, span: Span) -> Node {
+        let run = self.unary_run(false, e.pending, span);
+        let mut n = self.neg_node(e, span);
+        n.pending = Pending::Unary(false, run);
+        n
+    }
+
+    fn neg_node(&mut self, e: Node, span: Span) -> Node {
         match (e.pending, &e.expr.kind) {
             (Pending::MinMagnitude, _) => Node {
                 expr: Expr {
@@ -1060,7 +1109,7 @@ impl Ctx {
         let start = w.span.start as usize + e.offset;
         let d = Diagnostic::error("MD0004", e.message)
             .with_label(Span::new(start, start + e.len), "")
-            .with_help("valid escapes are `\\n`, `\\r`, `\\t`, `\\\\`, `\\0`, `\\'`, `\\\"`, `\\u{…}`, and `\\*` in `like` patterns");
+            .with_help("valid escapes are `\\n`, `\\r`, `\\t`, `\\\\`, `\\0`, `\\'`, `\\\"`, `\\x00`–`\\x7f`, `\\u{…}`, and `\\*` in `like` patterns");
         self.err(d);
     }
 
@@ -1517,7 +1566,10 @@ impl Ctx {
             RawScope::Eq(_, n, _) => {
                 let (e, _) = self.take(n);
                 match e.kind {
-                    ExprKind::Entity(uid) => ActionConstraint::Eq(uid),
+                    ExprKind::Entity(uid) => {
+                        self.check_action_type(&uid);
+                        ActionConstraint::Eq(uid)
+                    }
                     ExprKind::Error => ActionConstraint::Any,
                     _ => {
                         self.action_scope_error(e.span);
@@ -1528,12 +1580,18 @@ impl Ctx {
             RawScope::In(_, n, _) => {
                 let (e, _) = self.take(n);
                 match e.kind {
-                    ExprKind::Entity(uid) => ActionConstraint::In(uid),
+                    ExprKind::Entity(uid) => {
+                        self.check_action_type(&uid);
+                        ActionConstraint::In(uid)
+                    }
                     ExprKind::Set(items) => {
                         let mut uids = Vec::with_capacity(items.len());
                         for item in items {
                             match item.kind {
-                                ExprKind::Entity(uid) => uids.push(uid),
+                                ExprKind::Entity(uid) => {
+                                    self.check_action_type(&uid);
+                                    uids.push(uid);
+                                }
                                 ExprKind::Error => {}
                                 _ => self.action_scope_error(item.span),
                             }
@@ -1555,6 +1613,24 @@ impl Ctx {
                 );
                 ActionConstraint::Any
             }
+        }
+    }
+
+    /// Cedar requires the entities of the action scope to be actions: of type `Action`, or
+    /// `NS::Action` in a namespace.
+    fn check_action_type(&mut self, uid: &crate::ast::EntityUid) {
+        let full = uid.ty.full.as_str();
+        if full != "Action" && !full.ends_with("::Action") {
+            self.err(
+                Diagnostic::error(
+                    "MD0008",
+                    format!("`{full}` is not an action type; the action scope takes actions"),
+                )
+                .with_label(uid.span, "")
+                .with_help(
+                    "actions have type `Action` (or `NS::Action`), as in `Action::\"read\"`",
+                ),
+            );
         }
     }
 
@@ -1816,6 +1892,28 @@ fn unescape(raw: &str, pattern: bool) -> Result<Unescaped, EscapeError> {
             '*' if pattern => {
                 pat.push(PatternElem::Char('*'));
                 continue;
+            }
+            'x' => {
+                // `\xHH`, as in Rust and Cedar: two hex digits, at most 0x7f.
+                let hi = chars.next().map(|(_, c)| c);
+                let lo = chars.next().map(|(_, c)| c);
+                let value = match (hi, lo) {
+                    (Some(h), Some(l)) => {
+                        h.to_digit(16).zip(l.to_digit(16)).map(|(h, l)| h * 16 + l)
+                    }
+                    _ => None,
+                };
+                match value.filter(|v| *v <= 0x7f).and_then(char::from_u32) {
+                    Some(ch) => ch,
+                    None => {
+                        return Err(EscapeError {
+                            offset,
+                            len: 4,
+                            message: "invalid escape: `\\x` takes two hex digits from `00` to `7f`"
+                                .into(),
+                        });
+                    }
+                }
             }
             'u' => {
                 if chars.next().map(|(_, c)| c) != Some('{') {

@@ -436,7 +436,17 @@ fn precedence_corners_print_and_reparse() -> Result<(), String> {
             )))))))),
             "!!!context.a",
         ),
-        (ex(ExprKind::Not(b(long(-1)))), "!-1"),
+        (ex(ExprKind::Not(b(long(-1)))), "!(-1)"),
+        (
+            ex(ExprKind::Neg(b(ex(ExprKind::Not(b(var(Var::Principal))))))),
+            "-(!principal)",
+        ),
+        (
+            ex(ExprKind::Not(b(ex(ExprKind::Not(b(ex(ExprKind::Not(
+                b(ex(ExprKind::Not(b(ex(ExprKind::Not(b(a.clone()))))))),
+            )))))))),
+            "!(!!!!context.a)",
+        ),
         (
             ex(ExprKind::Member(
                 b(long(1)),

@@ -91,15 +91,17 @@ const NESTING_FORMS: &[Form] = &[
         per_level: 1,
         wrap: |n| format!("{}context{}", repeat("(", n), repeat(")", n)),
     },
+    // Cedar accepts at most four `!` (or `-`) in a row, so deep unary nesting alternates with
+    // parentheses.
     Form {
         name: "not",
-        per_level: 1,
-        wrap: |n| format!("{}context", repeat("!", n)),
+        per_level: 2,
+        wrap: |n| format!("{}context{}", repeat("!(", n), repeat(")", n)),
     },
     Form {
         name: "negation",
-        per_level: 1,
-        wrap: |n| format!("{}context", repeat("-", n)),
+        per_level: 2,
+        wrap: |n| format!("{}context{}", repeat("-(", n), repeat(")", n)),
     },
     Form {
         name: "if-then-else (else branch)",
