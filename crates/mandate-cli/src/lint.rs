@@ -418,7 +418,7 @@ fn json(results: &[FileDiagnostics]) -> String {
                 {
                     obj.insert("url".into(), lint.url().into());
                 }
-                v
+                mandate::diagnostics::sort_keys(v)
             })
         })
         .collect();
