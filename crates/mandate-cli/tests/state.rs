@@ -395,26 +395,27 @@ fn audit_log_of_a_state_dir_verifies_and_detects_tampering() {
 #[test]
 fn check_validates_agents_manifests_against_the_schema() {
     let dir = setup();
+    std::fs::create_dir(dir.path().join("m")).unwrap();
     std::fs::write(
-        dir.path().join("schema.cedarschema"),
+        dir.path().join("m/schema.cedarschema"),
         "namespace App { entity Human; entity Agent { owner: Human, level: Long }; entity Doc; action read appliesTo { principal: [Agent, Human], resource: [Doc] }; }",
     )
     .unwrap();
     let good = "[[agent]]\ntype = \"App::Agent\"\nid = \"a1\"\nowner = 'App::Human::\"alice\"'\n[agent.attributes]\nlevel = 2\n";
-    std::fs::write(dir.path().join("agents.toml"), good).unwrap();
+    std::fs::write(dir.path().join("m/agents.toml"), good).unwrap();
     let run = mandate(
         dir.path(),
-        &["check", "--schema", "schema.cedarschema", "."],
+        &["check", "--schema", "m/schema.cedarschema", "m"],
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
     std::fs::write(
-        dir.path().join("agents.toml"),
+        dir.path().join("m/agents.toml"),
         good.replace("level = 2", "level = \"high\""),
     )
     .unwrap();
     let run = mandate(
         dir.path(),
-        &["check", "--schema", "schema.cedarschema", "."],
+        &["check", "--schema", "m/schema.cedarschema", "m"],
     );
     assert_eq!(run.code, 1);
     assert!(
@@ -422,8 +423,8 @@ fn check_validates_agents_manifests_against_the_schema() {
         "{}",
         run.stderr
     );
-    std::fs::write(dir.path().join("agents.toml"), "[[agent]]\nid = 3\n").unwrap();
-    let run = mandate(dir.path(), &["check", "agents.toml"]);
+    std::fs::write(dir.path().join("m/agents.toml"), "[[agent]]\nid = 3\n").unwrap();
+    let run = mandate(dir.path(), &["check", "m/agents.toml"]);
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("MD0080"), "{}", run.stderr);
     let run = mandate(

@@ -1200,8 +1200,16 @@ mod limits {
         ("parentheses", |n| {
             format!("{}principal has age{}", "(".repeat(n), ")".repeat(n))
         }),
-        ("not", |n| format!("{}(principal has age)", "!".repeat(n))),
-        ("negation", |n| format!("{}1 > 0", "-".repeat(n))),
+        ("not", |n| {
+            format!(
+                "{}(principal has age){}",
+                "!(".repeat(n / 2),
+                ")".repeat(n / 2)
+            )
+        }),
+        ("negation", |n| {
+            format!("{}1{} > 0", "-(".repeat(n / 2), ")".repeat(n / 2))
+        }),
         ("if, else branch", |n| {
             format!(
                 "{}false",
