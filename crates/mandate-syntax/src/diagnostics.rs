@@ -280,6 +280,27 @@ pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
         .map(|(_, c)| c)
 }
 
+/// `v` with the keys of every object in sorted order. `serde_json::Map` keeps insertion order when
+/// another crate of the build enables serde_json's `preserve_order` feature (cargo unifies
+/// features), so output that must be stable is sorted explicitly.
+pub fn sort_keys(v: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::Object(map) => {
+            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k, sort_keys(v)))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(sort_keys).collect()),
+        other => other,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -301,26 +322,5 @@ mod tests {
         assert!(r.contains("--> p.cedar:2:13"), "{r}");
         assert!(r.contains("^ here"), "{r}");
         assert!(r.contains("= help: use `==`"), "{r}");
-    }
-}
-
-/// `v` with the keys of every object in sorted order. `serde_json::Map` keeps insertion order when
-/// another crate of the build enables serde_json's `preserve_order` feature (cargo unifies
-/// features), so output that must be stable is sorted explicitly.
-pub fn sort_keys(v: serde_json::Value) -> serde_json::Value {
-    use serde_json::Value;
-    match v {
-        Value::Object(map) => {
-            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(&b.0));
-            Value::Object(
-                entries
-                    .into_iter()
-                    .map(|(k, v)| (k, sort_keys(v)))
-                    .collect(),
-            )
-        }
-        Value::Array(items) => Value::Array(items.into_iter().map(sort_keys).collect()),
-        other => other,
     }
 }
