@@ -11,6 +11,7 @@
 )]
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use mandate::quota::QuotaStore;
 use mandate::{Engine, Request, Uid};
 use std::sync::Arc;
 use std::time::Instant;
@@ -70,6 +71,19 @@ fn bench(c: &mut Criterion) {
         }
         Err(_) => println!("SKIPPED: the Redis case (REDIS_URL not set)"),
     }
+    // The in-memory store alone: one charge of a request, as the engine makes it.
+    let store = mandate::quota::MemoryStore::new(Arc::new(mandate::quota::SystemClock));
+    let charge = [mandate::quota::Charge {
+        quota: "calls".into(),
+        bucket: "Agent::\"a1\"".into(),
+        limit: 1_000_000_000_000,
+        window_ms: 3_600_000,
+        cost: 1,
+        settles: false,
+    }];
+    c.bench_function("quota/store alone, 1 charge", |b| {
+        b.iter(|| std::hint::black_box(store.charge(&charge, None, false)))
+    });
     let mut g = c.benchmark_group("quota");
     for (name, e) in &cases {
         g.bench_function(*name, |b| b.iter(|| std::hint::black_box(e.authorize(&r))));

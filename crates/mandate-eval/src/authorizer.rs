@@ -296,13 +296,31 @@ pub fn evaluate_policy(
     resource: &Value,
     entities: &Entities,
 ) -> Outcome {
-    let s = &policy.statement;
-    if !scope_matches(&s.principal, &request.principal, policy, entities)
-        || !action_matches(&s.action, &request.action, entities)
-        || !scope_matches(&s.resource, &request.resource, policy, entities)
-    {
+    if !scope_applies(policy, request, entities) {
         return Outcome::ScopeMismatch;
     }
+    conditions_hold(policy, request, principal, action, resource, entities)
+}
+
+/// Whether a policy's scope (principal, action, resource) matches a request.
+pub fn scope_applies(policy: &Policy, request: &Request, entities: &Entities) -> bool {
+    let s = &policy.statement;
+    scope_matches(&s.principal, &request.principal, policy, entities)
+        && action_matches(&s.action, &request.action, entities)
+        && scope_matches(&s.resource, &request.resource, policy, entities)
+}
+
+/// Evaluates a policy's conditions, in order, assuming its scope matched: `Satisfied`,
+/// `ConditionFalse` or the first error.
+pub fn conditions_hold(
+    policy: &Policy,
+    request: &Request,
+    principal: &Value,
+    action: &Value,
+    resource: &Value,
+    entities: &Entities,
+) -> Outcome {
+    let s = &policy.statement;
     let env = Env {
         principal,
         action,

@@ -24,8 +24,8 @@ pub(crate) const FORMAT_VERSION: u32 = 1;
 /// One charge as journaled.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct ChargeRecord {
-    pub(crate) q: String,
-    pub(crate) b: String,
+    pub(crate) q: smol_str::SmolStr,
+    pub(crate) b: smol_str::SmolStr,
     pub(crate) l: u64,
     pub(crate) w: u64,
     pub(crate) c: u64,

@@ -1,12 +1,15 @@
 //! The in-process store: sharded sliding-window counters, optionally persistent.
 
-use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
+
+use hashbrown::HashTable;
+use rustc_hash::FxHashMap;
+use smallvec::SmallVec;
 
 use crate::journal::{self, ChargeRecord, Journal, Record, ReservedRecord};
 use crate::window::{Check, Geometry, Ring, check_counts};
@@ -41,57 +44,112 @@ impl Default for MemoryOptions {
     }
 }
 
-type Buckets = HashMap<Box<str>, HashMap<Box<str>, Ring>>;
+/// One bucket of a shard.
+#[derive(Debug)]
+struct Entry {
+    quota: Box<str>,
+    bucket: Box<str>,
+    ring: Ring,
+}
+
+/// Where a bucket lives: its hash (computed once per charge) picks the shard and probes the
+/// shard's table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Key {
+    hash: u64,
+}
+
+impl Key {
+    fn of(quota: &str, bucket: &str) -> Self {
+        let mut hasher = rustc_hash::FxHasher::default();
+        quota.hash(&mut hasher);
+        bucket.hash(&mut hasher);
+        Self {
+            hash: hasher.finish(),
+        }
+    }
+
+    /// The shard: bits the table's probing does not use (hashbrown takes the low bits for the
+    /// position and the top seven for the tag).
+    fn shard(self) -> usize {
+        usize::try_from((self.hash >> 32) % SHARDS as u64).unwrap_or(0)
+    }
+}
 
 #[derive(Debug, Default)]
 struct Shard {
-    quotas: Buckets,
-    len: usize,
+    buckets: HashTable<Entry>,
     sweep_at: usize,
 }
 
 impl Shard {
-    fn get(&self, quota: &str, bucket: &str) -> Option<&Ring> {
-        self.quotas
-            .get(quota)
-            .and_then(|buckets| buckets.get(bucket))
+    fn get(&self, key: Key, quota: &str, bucket: &str) -> Option<&Ring> {
+        self.buckets
+            .find(key.hash, |e| &*e.quota == quota && &*e.bucket == bucket)
+            .map(|e| &e.ring)
     }
 
-    fn get_mut(&mut self, quota: &str, bucket: &str) -> Option<&mut Ring> {
-        self.quotas
-            .get_mut(quota)
-            .and_then(|buckets| buckets.get_mut(bucket))
+    fn get_mut(&mut self, key: Key, quota: &str, bucket: &str) -> Option<&mut Ring> {
+        self.buckets
+            .find_mut(key.hash, |e| &*e.quota == quota && &*e.bucket == bucket)
+            .map(|e| &mut e.ring)
+    }
+
+    fn insert(&mut self, key: Key, quota: &str, bucket: &str, ring: Ring) -> &mut Ring {
+        let entry = Entry {
+            quota: quota.into(),
+            bucket: bucket.into(),
+            ring,
+        };
+        let rehash = |e: &Entry| Key::of(&e.quota, &e.bucket).hash;
+        &mut self
+            .buckets
+            .insert_unique(key.hash, entry, rehash)
+            .into_mut()
+            .ring
     }
 
     /// The ring of a bucket, created (or re-laid for a new window) as needed.
-    fn ring(&mut self, quota: &str, bucket: &str, geometry: Geometry, t: u64) -> Option<&mut Ring> {
-        if self.get(quota, bucket).is_none() {
-            if !self.quotas.contains_key(quota) {
-                self.quotas.insert(quota.into(), HashMap::new());
+    fn ring(
+        &mut self,
+        key: Key,
+        quota: &str,
+        bucket: &str,
+        geometry: Geometry,
+        t: u64,
+    ) -> &mut Ring {
+        let rehash = |e: &Entry| Key::of(&e.quota, &e.bucket).hash;
+        let same = |e: &Entry| &*e.quota == quota && &*e.bucket == bucket;
+        match self.buckets.entry(key.hash, same, rehash) {
+            hashbrown::hash_table::Entry::Occupied(entry) => {
+                let ring = &mut entry.into_mut().ring;
+                if ring.geometry != geometry {
+                    ring.relayout(geometry, t);
+                }
+                ring
             }
-            self.quotas
-                .get_mut(quota)?
-                .insert(bucket.into(), Ring::new(geometry, t));
-            self.len = self.len.saturating_add(1);
+            hashbrown::hash_table::Entry::Vacant(entry) => {
+                let entry = entry.insert(Entry {
+                    quota: quota.into(),
+                    bucket: bucket.into(),
+                    ring: Ring::new(geometry, t),
+                });
+                &mut entry.into_mut().ring
+            }
         }
-        let ring = self.get_mut(quota, bucket)?;
-        if ring.geometry != geometry {
-            ring.relayout(geometry, t);
-        }
-        Some(ring)
+    }
+
+    fn len(&self) -> usize {
+        self.buckets.len()
     }
 
     /// Evicts buckets whose window has fully passed when the shard grew past its threshold.
     fn maybe_sweep(&mut self, t: u64, threshold: usize) {
-        if self.len <= self.sweep_at.max(threshold) {
+        if self.len() <= self.sweep_at.max(threshold) {
             return;
         }
-        self.quotas.retain(|_, buckets| {
-            buckets.retain(|_, ring| !ring.is_idle(t));
-            !buckets.is_empty()
-        });
-        self.len = self.quotas.values().map(HashMap::len).sum();
-        self.sweep_at = self.len.saturating_mul(2).max(threshold);
+        self.buckets.retain(|e| !e.ring.is_idle(t));
+        self.sweep_at = self.len().saturating_mul(2).max(threshold);
     }
 }
 
@@ -121,7 +179,7 @@ struct Reservation {
 
 #[derive(Debug, Default)]
 struct ReservationShard {
-    map: HashMap<String, Reservation>,
+    map: FxHashMap<String, Reservation>,
     sweep_at: usize,
 }
 
@@ -169,13 +227,6 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // No code path panics while holding a lock; if one ever did, the data is still consistent
     // at statement granularity, so recover it rather than propagate the panic.
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-fn shard_of(quota: &str, bucket: &str) -> usize {
-    let mut hasher = rustc_hash::FxHasher::default();
-    quota.hash(&mut hasher);
-    bucket.hash(&mut hasher);
-    usize::try_from(hasher.finish() % SHARDS as u64).unwrap_or(0)
 }
 
 fn reservation_shard_of(id: &str) -> usize {
@@ -249,7 +300,7 @@ impl MemoryStore {
 
     /// The number of buckets currently held in memory (live or not yet swept).
     pub fn bucket_count(&self) -> usize {
-        self.shards.iter().map(|shard| lock(shard).len).sum()
+        self.shards.iter().map(|shard| lock(shard).len()).sum()
     }
 
     /// Evicts every bucket whose window has fully passed, now.
@@ -262,7 +313,7 @@ impl MemoryStore {
             shard.sweep_at = self
                 .options
                 .sweep_threshold
-                .max(shard.len.saturating_mul(2));
+                .max(shard.len().saturating_mul(2));
         }
     }
 
@@ -312,30 +363,28 @@ impl MemoryStore {
         t: u64,
         replay: bool,
     ) -> Result<(ChargeResult, Vec<Reserved>), StoreError> {
-        let mut guards = self.lock_shards(
-            charges
-                .iter()
-                .map(|charge| shard_of(&charge.quota, &charge.bucket)),
-        );
+        let keys: SmallVec<[Key; 4]> = charges
+            .iter()
+            .map(|charge| Key::of(&charge.quota, &charge.bucket))
+            .collect();
+        let mut guards = self.lock_shards(keys.iter().map(|key| key.shard()));
         let mut outcomes = Vec::with_capacity(charges.len());
         let mut admitted = true;
-        for (position, charge) in charges.iter().enumerate() {
-            let index = shard_of(&charge.quota, &charge.bucket);
+        for (position, (charge, &key)) in charges.iter().zip(&keys).enumerate() {
             let pending: u64 = charges
                 .iter()
                 .take(position)
                 .filter(|earlier| earlier.quota == charge.quota && earlier.bucket == charge.bucket)
                 .fold(0u64, |sum, earlier| sum.saturating_add(earlier.cost));
-            let geometry = Geometry::new(charge.window_ms);
-            let ring = guard_for(&mut guards, index)
-                .and_then(|shard| shard.get(&charge.quota, &charge.bucket));
+            let ring = guard_for(&mut guards, key.shard())
+                .and_then(|shard| shard.get(key, &charge.quota, &charge.bucket));
             let check = match ring {
-                Some(ring) if ring.geometry == geometry => {
+                Some(ring) if ring.geometry.is_for(charge.window_ms) => {
                     ring.check(t, charge.limit, charge.cost, pending)
                 }
                 Some(ring) => {
                     let mut relaid = ring.clone();
-                    relaid.relayout(geometry, t);
+                    relaid.relayout(Geometry::new(charge.window_ms), t);
                     relaid.check(t, charge.limit, charge.cost, pending)
                 }
                 None => check_counts(
@@ -343,7 +392,7 @@ impl MemoryStore {
                     charge.limit,
                     charge.cost,
                     t,
-                    geometry,
+                    Geometry::new(charge.window_ms),
                     std::iter::empty(),
                 ),
             };
@@ -369,30 +418,34 @@ impl MemoryStore {
                     r: reservation.map(str::to_owned),
                 })?;
             }
-            for charge in charges {
-                let index = shard_of(&charge.quota, &charge.bucket);
-                let geometry = Geometry::new(charge.window_ms);
-                let Some(shard) = guard_for(&mut guards, index) else {
+            for (charge, &key) in charges.iter().zip(&keys) {
+                let Some(shard) = guard_for(&mut guards, key.shard()) else {
                     continue;
                 };
                 let granule = if charge.cost == 0 {
-                    match shard.get(&charge.quota, &charge.bucket) {
-                        Some(ring) if ring.geometry == geometry => {
-                            geometry.granule_of(ring.effective_time(t))
+                    match shard.get(key, &charge.quota, &charge.bucket) {
+                        Some(ring) if ring.geometry.is_for(charge.window_ms) => {
+                            ring.geometry.granule_of(ring.effective_time(t))
                         }
-                        _ => geometry.granule_of(t),
+                        _ => Geometry::new(charge.window_ms).granule_of(t),
                     }
                 } else {
                     let existing = shard
-                        .get_mut(&charge.quota, &charge.bucket)
-                        .filter(|ring| ring.geometry == geometry)
+                        .get_mut(key, &charge.quota, &charge.bucket)
+                        .filter(|ring| ring.geometry.is_for(charge.window_ms))
                         .map(|ring| ring.add(t, charge.cost));
                     match existing {
                         Some(granule) => granule,
                         None => {
                             let granule = shard
-                                .ring(&charge.quota, &charge.bucket, geometry, t)
-                                .map_or(geometry.granule_of(t), |ring| ring.add(t, charge.cost));
+                                .ring(
+                                    key,
+                                    &charge.quota,
+                                    &charge.bucket,
+                                    Geometry::new(charge.window_ms),
+                                    t,
+                                )
+                                .add(t, charge.cost);
                             shard.maybe_sweep(t, self.options.sweep_threshold);
                             granule
                         }
@@ -462,7 +515,7 @@ impl MemoryStore {
             reservation
                 .entries
                 .iter()
-                .map(|entry| shard_of(&entry.quota, &entry.bucket)),
+                .map(|entry| Key::of(&entry.quota, &entry.bucket).shard()),
         );
         if !replay && self.journal.is_some() {
             let record = match actual {
@@ -487,17 +540,18 @@ impl MemoryStore {
             let increase = target.saturating_sub(entry.amount);
             let decrease = entry.amount.saturating_sub(target);
             let geometry = Geometry::new(entry.window_ms);
-            let Some(shard) = guard_for(&mut guards, shard_of(&entry.quota, &entry.bucket)) else {
+            let key = Key::of(&entry.quota, &entry.bucket);
+            let Some(shard) = guard_for(&mut guards, key.shard()) else {
                 continue;
             };
-            match shard.get_mut(&entry.quota, &entry.bucket) {
+            match shard.get_mut(key, &entry.quota, &entry.bucket) {
                 Some(ring) if ring.geometry == geometry => {
                     ring.adjust(t, entry.granule, increase, decrease);
                 }
                 _ if increase > 0 => {
-                    if let Some(ring) = shard.ring(&entry.quota, &entry.bucket, geometry, t) {
-                        ring.add(t, increase);
-                    }
+                    shard
+                        .ring(key, &entry.quota, &entry.bucket, geometry, t)
+                        .add(t, increase);
                 }
                 _ => {}
             }
@@ -532,15 +586,16 @@ impl MemoryStore {
                 }
                 Record::Bucket { q, b, w, h, g } => {
                     let geometry = Geometry::new(w);
-                    let index = shard_of(&q, &b);
-                    if let Some(shard) = self.shards.get(index) {
+                    let key = Key::of(&q, &b);
+                    if let Some(shard) = self.shards.get(key.shard()) {
+                        let ring = Ring::from_granules(geometry, h, &g);
                         let mut shard = lock(shard);
-                        shard.len = shard.len.saturating_add(1);
-                        shard
-                            .quotas
-                            .entry(q.into())
-                            .or_default()
-                            .insert(b.into(), Ring::from_granules(geometry, h, &g));
+                        match shard.get_mut(key, &q, &b) {
+                            Some(existing) => *existing = ring,
+                            None => {
+                                shard.insert(key, &q, &b, ring);
+                            }
+                        }
                     }
                 }
                 Record::Reservation { r, t, s, e } => {
@@ -661,21 +716,24 @@ impl MemoryStore {
         let mut n = 1u64;
         for shard in &*self.shards {
             let shard = lock(shard);
-            for (quota, buckets) in &shard.quotas {
-                for (bucket, ring) in buckets {
-                    if ring.is_idle(t) {
-                        continue;
-                    }
-                    let record = Record::Bucket {
-                        q: quota.to_string(),
-                        b: bucket.to_string(),
-                        w: ring.geometry.window,
-                        h: ring.head,
-                        g: ring.granules(),
-                    };
-                    lines.extend(journal::frame(n, &record)?);
-                    n = n.saturating_add(1);
+            for Entry {
+                quota,
+                bucket,
+                ring,
+            } in &shard.buckets
+            {
+                if ring.is_idle(t) {
+                    continue;
                 }
+                let record = Record::Bucket {
+                    q: quota.to_string(),
+                    b: bucket.to_string(),
+                    w: ring.geometry.window,
+                    h: ring.head,
+                    g: ring.granules(),
+                };
+                lines.extend(journal::frame(n, &record)?);
+                n = n.saturating_add(1);
             }
         }
         let forget_after = self.options.reservation_ttl_ms.saturating_mul(2);
@@ -827,13 +885,11 @@ impl QuotaStore for MemoryStore {
         Ok(buckets
             .iter()
             .map(|charge| {
-                let shard = self
-                    .shards
-                    .get(shard_of(&charge.quota, &charge.bucket))
-                    .map(lock);
+                let key = Key::of(&charge.quota, &charge.bucket);
+                let shard = self.shards.get(key.shard()).map(lock);
                 let (used, reset_ms) = shard
                     .as_ref()
-                    .and_then(|shard| shard.get(&charge.quota, &charge.bucket))
+                    .and_then(|shard| shard.get(key, &charge.quota, &charge.bucket))
                     .map_or((0, None), |ring| (ring.used(t), ring.reset_at(t)));
                 BucketStatus {
                     quota: charge.quota.clone(),

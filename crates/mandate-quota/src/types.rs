@@ -3,6 +3,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::Serialize;
+use smol_str::SmolStr;
 
 /// A source of wall-clock time in milliseconds since the Unix epoch.
 ///
@@ -67,9 +68,9 @@ impl Clock for ManualClock {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Charge {
     /// The quota's id (the `@id` of the `quota` declaration).
-    pub quota: String,
+    pub quota: SmolStr,
     /// The bucket within the quota (the value of its `by` expression, rendered as a string).
-    pub bucket: String,
+    pub bucket: SmolStr,
     /// The maximum units per window.
     pub limit: u64,
     /// The window length in milliseconds (0 is treated as 1).
@@ -86,9 +87,9 @@ pub struct Charge {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ChargeOutcome {
     /// The quota's id.
-    pub quota: String,
+    pub quota: SmolStr,
     /// The bucket.
-    pub bucket: String,
+    pub bucket: SmolStr,
     /// The limit checked.
     pub limit: u64,
     /// The window length checked, in milliseconds.
@@ -133,9 +134,9 @@ impl ChargeResult {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct BucketStatus {
     /// The quota's id.
-    pub quota: String,
+    pub quota: SmolStr,
     /// The bucket.
-    pub bucket: String,
+    pub bucket: SmolStr,
     /// The limit, as given.
     pub limit: u64,
     /// The window length, as given, in milliseconds.

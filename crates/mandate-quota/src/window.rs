@@ -14,6 +14,8 @@ pub(crate) struct Geometry {
     pub(crate) granule: u64,
     /// How many granules can intersect one window: the ring size.
     pub(crate) slots: u64,
+    /// `(window - 1) % granule`, for finding the oldest granule of a window without dividing.
+    rem: u64,
 }
 
 impl Geometry {
@@ -26,7 +28,14 @@ impl Geometry {
             window,
             granule,
             slots,
+            rem: (window - 1) % granule,
         }
+    }
+
+    /// Whether this is the layout of a window of `window_ms` ms (cheaper than comparing with
+    /// `Geometry::new(window_ms)`, which divides).
+    pub(crate) fn is_for(&self, window_ms: u64) -> bool {
+        self.window == window_ms.max(1)
     }
 
     /// The index of the granule holding time `t`.
@@ -59,6 +68,8 @@ pub(crate) struct Ring {
     pub(crate) geometry: Geometry,
     /// The newest granule the ring holds; it holds `head - slots + 1 ..= head`.
     pub(crate) head: u64,
+    /// `head % slots`, kept so the hot path finds slots without dividing.
+    head_slot: u64,
     pub(crate) counts: Box<[u64]>,
 }
 
@@ -74,15 +85,64 @@ impl Ring {
     /// An empty ring whose head is the granule of `t`.
     pub(crate) fn new(geometry: Geometry, t: u64) -> Self {
         let size = usize::try_from(geometry.slots).unwrap_or(usize::MAX);
+        let head = geometry.granule_of(t);
         Self {
             geometry,
-            head: geometry.granule_of(t),
+            head,
+            head_slot: head % geometry.slots,
             counts: vec![0; size].into_boxed_slice(),
         }
     }
 
+    fn set_head(&mut self, k: u64) {
+        self.head = k;
+        self.head_slot = k % self.geometry.slots;
+    }
+
+    /// The slot of granule `k` (`k % slots`); without a division for the granules the ring
+    /// holds.
     fn index(&self, k: u64) -> usize {
-        usize::try_from(k % self.geometry.slots).unwrap_or(0)
+        let slots = self.geometry.slots;
+        let slot = if k <= self.head && self.head - k < slots {
+            let back = self.head - k;
+            if self.head_slot >= back {
+                self.head_slot - back
+            } else {
+                self.head_slot + slots - back
+            }
+        } else {
+            k % slots
+        };
+        usize::try_from(slot).unwrap_or(0)
+    }
+
+    /// Whether `t` falls in the head granule; then the remainder of `t` in it.
+    fn in_head(&self, t: u64) -> Option<u64> {
+        let start = self.geometry.start_of(self.head);
+        (t >= start && t - start < self.geometry.granule).then(|| t - start)
+    }
+
+    /// `geometry.granule_of(t)`, without a division when `t` is in the head granule.
+    fn granule_at(&self, t: u64) -> u64 {
+        match self.in_head(t) {
+            Some(_) => self.head,
+            None => self.geometry.granule_of(t),
+        }
+    }
+
+    /// `geometry.lowest_granule(t)`, without a division when `t` is in the head granule:
+    /// with `window - 1 = q*granule + rem` and `t = head*granule + r`, the oldest granule is
+    /// `head - q`, or one less when `r < rem`.
+    fn lowest(&self, t: u64) -> u64 {
+        match self.in_head(t) {
+            Some(r) if t >= self.geometry.window - 1 => {
+                let q = self.geometry.slots - 2;
+                self.head
+                    .saturating_sub(q)
+                    .saturating_sub(u64::from(r < self.geometry.rem))
+            }
+            _ => self.geometry.lowest_granule(t),
+        }
     }
 
     /// The count of granule `k`, 0 when the ring does not hold it.
@@ -110,7 +170,7 @@ impl Ring {
     /// The range of granules of the window at `t` that the ring holds.
     fn live_range(&self, t: u64) -> std::ops::RangeInclusive<u64> {
         let oldest_held = self.head.saturating_sub(self.geometry.slots - 1);
-        let low = self.geometry.lowest_granule(t).max(oldest_held);
+        let low = self.lowest(t).max(oldest_held);
         low..=self.head
     }
 
@@ -153,7 +213,7 @@ impl Ring {
 
     /// Moves the head to the granule of `t`, clearing granules that left the ring.
     pub(crate) fn advance(&mut self, t: u64) {
-        let target = self.geometry.granule_of(t);
+        let target = self.granule_at(t);
         if target <= self.head {
             return;
         }
@@ -165,7 +225,7 @@ impl Ring {
                 *slot = 0;
             }
         }
-        self.head = target;
+        self.set_head(target);
     }
 
     /// Adds `amount` at time `t` to the current granule; returns the granule charged.
@@ -185,7 +245,7 @@ impl Ring {
     pub(crate) fn adjust(&mut self, t: u64, k: u64, increase: u64, decrease: u64) {
         let t = self.effective_time(t);
         self.advance(t);
-        let in_window = k >= self.geometry.lowest_granule(t);
+        let in_window = k >= self.lowest(t);
         if increase > 0 {
             let target = if in_window && self.count_mut(k).is_some() {
                 k
@@ -239,7 +299,7 @@ impl Ring {
     /// Rebuilds a ring from snapshot granules.
     pub(crate) fn from_granules(geometry: Geometry, head: u64, granules: &[(u64, u64)]) -> Self {
         let mut ring = Ring::new(geometry, geometry.start_of(head));
-        ring.head = head;
+        ring.set_head(head);
         for &(k, c) in granules {
             if let Some(slot) = ring.count_mut(k) {
                 *slot = slot.saturating_add(c);
@@ -317,6 +377,28 @@ mod tests {
         assert_eq!(geometry.expiry_of(u64::MAX), u64::MAX);
         let ring = Ring::new(geometry, u64::MAX);
         assert_eq!(ring.used(u64::MAX), 0);
+    }
+
+    /// The division-free paths agree with plain division for every time around the head.
+    #[test]
+    fn fast_paths_agree_with_division() {
+        for window in [1, 2, 3, 31, 32, 33, 97, 1000, 60_000, 3_600_000] {
+            let geometry = Geometry::new(window);
+            for start in [0, 1, 5, window, window * 7 + 3, 1_700_000_000_000] {
+                let mut ring = Ring::new(geometry, start);
+                for step in 0..(3 * geometry.granule + 5).min(500) {
+                    let t = start + step * geometry.granule.div_ceil(7).max(1);
+                    ring.advance(t);
+                    assert_eq!(ring.head, geometry.granule_of(t), "{window} {t}");
+                    assert_eq!(ring.granule_at(t), geometry.granule_of(t), "{window} {t}");
+                    assert_eq!(ring.lowest(t), geometry.lowest_granule(t), "{window} {t}");
+                    let oldest = ring.head.saturating_sub(geometry.slots - 1);
+                    for k in oldest..=ring.head + 2 {
+                        assert_eq!(ring.index(k) as u64, k % geometry.slots, "{window} {t} {k}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -19,8 +19,8 @@ const CHILD_ENV: &str = "MANDATE_QUOTA_PERSIST_CHILD_DIR";
 
 fn charge(bucket: &str, limit: u64, cost: u64) -> Charge {
     Charge {
-        quota: "q".to_owned(),
-        bucket: bucket.to_owned(),
+        quota: "q".into(),
+        bucket: bucket.into(),
         limit,
         window_ms: 3_600_000,
         cost,

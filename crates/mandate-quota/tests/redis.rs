@@ -52,8 +52,8 @@ fn connect(url: &str, prefix: &str) -> RedisStore {
 
 fn charge(quota: &str, bucket: &str, limit: u64, window_ms: u64, cost: u64) -> Charge {
     Charge {
-        quota: quota.to_owned(),
-        bucket: bucket.to_owned(),
+        quota: quota.into(),
+        bucket: bucket.into(),
         limit,
         window_ms,
         cost,

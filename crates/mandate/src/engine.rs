@@ -15,17 +15,19 @@ use crate::agents::{AgentEntities, agent_json};
 use crate::audit::{AuditRecord, AuditSink, NullSink};
 use crate::load::FileDiagnostics;
 use crate::version::{
-    ChangeRef, PolicySource, PolicyVersion, SchemaSource, build_version, placeholder_uid,
+    ChangeRef, CompiledQuota, PolicySource, PolicyVersion, SchemaSource, build_version,
+    placeholder_uid,
 };
 use arc_swap::ArcSwap;
 use mandate_agents::{Agent, AgentSpec, AgentState, MemoryRegistry, Registry, RegistryError};
-use mandate_eval::authorizer::{Outcome, evaluate_policy};
+use mandate_eval::authorizer::{Outcome, conditions_hold, scope_applies};
 use mandate_eval::eval::{Env, eval};
 use mandate_eval::{ErrorMode, Uid, Value};
 use mandate_quota::{
     BucketStatus, Charge, ChargeOutcome, Clock, MemoryStore, QuotaStore, Settlement, StoreError,
     SystemClock,
 };
+use smallvec::SmallVec;
 use smol_str::SmolStr;
 use std::collections::VecDeque;
 use std::hash::{BuildHasher, Hasher};
@@ -743,7 +745,7 @@ impl Engine {
                         .outcomes
                         .iter()
                         .filter(|o| !o.admitted)
-                        .map(|o| SmolStr::new(&o.quota))
+                        .map(|o| o.quota.clone())
                         .collect();
                 }
                 d.quota = result.outcomes;
@@ -813,14 +815,14 @@ impl Engine {
             }
             let bucket = if q.bucket_needs_only_principal {
                 match &q.spec.by {
-                    None => Some(principal.to_string()),
+                    None => Some(principal.to_smol_str()),
                     Some(by) => eval(by, &env).ok().and_then(|v| bucket_key(&v).ok()),
                 }
             } else {
                 None
             };
             let charge = Charge {
-                quota: q.policy.id.to_string(),
+                quota: q.policy.id.clone(),
                 bucket: bucket.clone().unwrap_or_default(),
                 limit: q.spec.limit,
                 window_ms: q.spec.per.millis,
@@ -831,8 +833,8 @@ impl Engine {
                 lookups.push(charge.clone());
             }
             out.push(QuotaStatus {
-                quota: charge.quota,
-                bucket,
+                quota: charge.quota.to_string(),
+                bucket: bucket.map(|b| b.to_string()),
                 limit: charge.limit,
                 window_ms: charge.window_ms,
                 window: q.spec.per.text.to_string(),
@@ -1159,9 +1161,10 @@ fn delegation_context(context: &Value, chain: &[Uid]) -> Value {
 }
 
 /// The bucket name of a `by` value: an entity's uid or a string, in Cedar syntax.
-fn bucket_key(v: &Value) -> Result<String, String> {
+fn bucket_key(v: &Value) -> Result<SmolStr, String> {
     match v {
-        Value::Entity(_) | Value::String(_) => Ok(v.to_string()),
+        Value::Entity(uid) => Ok(uid.to_smol_str()),
+        Value::String(_) => Ok(SmolStr::new(v.to_string())),
         other => Err(format!(
             "`by` must be an entity or a string, found {}",
             other.type_name()
@@ -1172,36 +1175,82 @@ fn bucket_key(v: &Value) -> Result<String, String> {
 type QuotaErr = (SmolStr, String);
 
 /// The charges of every quota that applies to the request (scope and conditions hold).
+///
+/// This runs on every decision, so it avoids work a quota does not need: the request's
+/// variables become values only when a condition, `by` or `cost` is evaluated, the bucket of
+/// the default `by principal` is rendered without the formatter, and from `QUOTA_INDEX_MIN`
+/// quotas on only the quotas the index selects are looked at.
 fn quota_charges(
     version: &PolicyVersion,
     core: &mandate_eval::Request,
     entities: &mandate_eval::Entities,
-) -> Result<Vec<Charge>, QuotaErr> {
+) -> Result<SmallVec<[Charge; 2]>, QuotaErr> {
+    let mut charges = SmallVec::new();
     if version.quotas.is_empty() {
-        return Ok(Vec::new());
+        return Ok(charges);
     }
-    let p = Value::entity(core.principal.clone());
-    let a = Value::entity(core.action.clone());
-    let r = Value::entity(core.resource.clone());
-    let env = Env {
-        principal: &p,
-        action: &a,
-        resource: &r,
-        context: &core.context,
-        entities,
-        slot_principal: None,
-        slot_resource: None,
-    };
-    let mut charges = Vec::new();
-    for q in &version.quotas {
-        let fail = |m: String| (q.policy.id.clone(), m);
-        match evaluate_policy(&q.policy, core, &p, &a, &r, entities) {
-            Outcome::ScopeMismatch | Outcome::ConditionFalse => continue,
+    let mut values: Option<[Value; 3]> = None;
+    match &version.quota_index {
+        Some(index) => {
+            let mut selected = Vec::new();
+            index.candidates(
+                &core.principal,
+                &core.action,
+                &core.resource,
+                entities,
+                &mut selected,
+            );
+            for i in selected {
+                if let Some(q) = usize::try_from(i).ok().and_then(|i| version.quotas.get(i)) {
+                    charges.extend(quota_charge(q, core, entities, &mut values)?);
+                }
+            }
+        }
+        None => {
+            for q in &version.quotas {
+                charges.extend(quota_charge(q, core, entities, &mut values)?);
+            }
+        }
+    }
+    Ok(charges)
+}
+
+/// The charge of one quota, or `None` when its scope or conditions do not hold. `values` holds
+/// the request's variables as values, made on first need.
+fn quota_charge(
+    q: &CompiledQuota,
+    core: &mandate_eval::Request,
+    entities: &mandate_eval::Entities,
+    values: &mut Option<[Value; 3]>,
+) -> Result<Option<Charge>, QuotaErr> {
+    if !scope_applies(&q.policy, core, entities) {
+        return Ok(None);
+    }
+    let fail = |m: String| (q.policy.id.clone(), m);
+    let (bucket, cost) = if q.needs_eval {
+        let [p, a, r] = values.get_or_insert_with(|| {
+            [
+                Value::entity(core.principal.clone()),
+                Value::entity(core.action.clone()),
+                Value::entity(core.resource.clone()),
+            ]
+        });
+        match conditions_hold(&q.policy, core, p, a, r, entities) {
+            Outcome::ScopeMismatch | Outcome::ConditionFalse => return Ok(None),
             Outcome::Error(e) => return Err(fail(format!("quota condition failed: {e}"))),
             Outcome::Satisfied => {}
         }
+        let env = Env {
+            principal: p,
+            action: a,
+            resource: r,
+            context: &core.context,
+            entities,
+            slot_principal: None,
+            slot_resource: None,
+        };
         let bucket = match &q.spec.by {
-            None => core.principal.to_string(),
+            None => core.principal.to_smol_str(),
             Some(by) => {
                 let v = eval(by, &env).map_err(|e| fail(format!("`by` failed: {e}")))?;
                 bucket_key(&v).map_err(fail)?
@@ -1220,16 +1269,18 @@ fn quota_charges(
                 }
             },
         };
-        charges.push(Charge {
-            quota: q.policy.id.to_string(),
-            bucket,
-            limit: q.spec.limit,
-            window_ms: q.spec.per.millis,
-            cost,
-            settles: q.spec.cost.is_some(),
-        });
-    }
-    Ok(charges)
+        (bucket, cost)
+    } else {
+        (core.principal.to_smol_str(), 1)
+    };
+    Ok(Some(Charge {
+        quota: q.policy.id.clone(),
+        bucket,
+        limit: q.spec.limit,
+        window_ms: q.spec.per.millis,
+        cost,
+        settles: q.spec.cost.is_some(),
+    }))
 }
 
 fn open_audit(path: &Path) -> Result<crate::audit::FileSink, EngineError> {

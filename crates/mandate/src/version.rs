@@ -58,7 +58,14 @@ pub(crate) struct CompiledQuota {
     /// Whether the bucket expression reads only `principal` (so `quota status` can compute it
     /// without a request).
     pub bucket_needs_only_principal: bool,
+    /// Whether charging needs the evaluator (conditions, `by` or `cost`); a quota without any
+    /// is decided by its scope alone.
+    pub needs_eval: bool,
 }
+
+/// From this many quotas on, a version indexes their scopes like the policies' (below it, a
+/// linear scope check is cheaper than the index lookups).
+pub(crate) const QUOTA_INDEX_MIN: usize = 8;
 
 /// One immutable policy-set version.
 #[derive(Debug)]
@@ -76,6 +83,8 @@ pub struct PolicyVersion {
     /// Statement count by kind: `(policies + templates, quotas)`.
     pub counts: (usize, usize),
     pub(crate) quotas: Vec<CompiledQuota>,
+    /// The decision index over the quotas' scopes, when there are at least `QUOTA_INDEX_MIN`.
+    pub(crate) quota_index: Option<mandate_eval::index::Index>,
     pub(crate) source: PolicySource,
     pub(crate) schema_source: Option<SchemaSource>,
 }
@@ -202,6 +211,10 @@ pub(crate) fn build_version(
     // Build the decision index now, not on the first request.
     let _ = set.index();
     let quotas = compile_quotas(&set);
+    let quota_index = (quotas.len() >= QUOTA_INDEX_MIN).then(|| {
+        let policies: Vec<Policy> = quotas.iter().map(|q| q.policy.clone()).collect();
+        mandate_eval::index::Index::build(&policies)
+    });
     let id = content_hash(&set, &schema_text);
     let counts = (
         set.policies().len() + set.templates().count(),
@@ -215,6 +228,7 @@ pub(crate) fn build_version(
         change,
         counts,
         quotas,
+        quota_index,
         source,
         schema_source,
     })
@@ -248,6 +262,7 @@ fn compile_quotas(set: &PolicySet) -> Vec<CompiledQuota> {
                 },
                 spec: spec.clone(),
                 bucket_needs_only_principal,
+                needs_eval: !s.conditions.is_empty() || spec.by.is_some() || spec.cost.is_some(),
             })
         })
         .collect()

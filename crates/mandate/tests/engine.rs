@@ -459,6 +459,48 @@ fn quotas_deny_with_retry_after_and_charge_all_or_nothing() {
     assert!(e.authorize(&costly("a", "d1", 0)).allowed);
 }
 
+/// With many quotas the engine selects them through an index; the quotas charged must be
+/// exactly those whose scope and conditions hold, as a linear scan would find.
+#[test]
+fn many_quotas_are_selected_exactly_by_scope_and_condition() {
+    let mut policies = String::from("@id(\"open\") permit(principal, action, resource);\n");
+    for i in 0..10 {
+        policies.push_str(&format!(
+            "@id(\"agent-{i}\") quota(principal == Agent::\"a{i}\", action, resource) limit 100 per 1h;\n"
+        ));
+    }
+    policies.push_str(
+        "@id(\"doc-1\") quota(principal, action, resource == Doc::\"d1\") limit 100 per 1h;\n",
+    );
+    policies.push_str(
+        "@id(\"every\") quota(principal, action == Action::\"read\", resource) limit 100 per 1h;\n",
+    );
+    policies.push_str("@id(\"costly\") quota(principal, action, resource) when { context has cost } limit 100 per 1h;\n");
+    policies.push_str("@id(\"owner\") quota(principal is Agent, action, resource) limit 100 per 1h by resource.owner;\n");
+    let e = engine_with(&policies, Arc::new(ManualClock::new(0)));
+    let charged = |d: &mandate::Decision| {
+        let mut ids: Vec<String> = d.quota.iter().map(|q| q.quota.to_string()).collect();
+        ids.sort();
+        ids
+    };
+    let d = e.authorize(&read(agent("a3"), "d1"));
+    assert!(d.allowed);
+    assert_eq!(charged(&d), ["agent-3", "doc-1", "every", "owner"]);
+    let owner = d.quota.iter().find(|q| q.quota == "owner").unwrap();
+    assert_eq!(owner.bucket, "Human::\"alice\"");
+    let d = e.authorize(&costly("a7", "d2", 1));
+    assert_eq!(charged(&d), ["agent-7", "costly", "every", "owner"]);
+    let d = e.authorize(&read(agent("zz"), "d2"));
+    assert_eq!(charged(&d), ["every", "owner"]);
+    let d = e.authorize(&Request::new(
+        uid("Human", "bob"),
+        uid("Action", "write"),
+        uid("Doc", "d1"),
+    ));
+    assert_eq!(charged(&d), ["doc-1"]);
+    assert!(d.quota.iter().all(|q| q.bucket == "Human::\"bob\""));
+}
+
 #[test]
 fn dry_run_charges_nothing_and_status_reports_usage() {
     let e = engine_with(QUOTAS, Arc::new(ManualClock::new(0)));
