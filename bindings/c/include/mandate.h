@@ -6,7 +6,8 @@
  * Ownership: every string and struct the library returns has one free function
  * (mandate_string_free, mandate_error_free, mandate_decision_free, mandate_engine_free);
  * everything passed in is borrowed for the duration of the call only.
- * Threads: a mandate_engine may be used from many threads at once (not while it is freed).
+ * Threads: a mandate_engine may be used from many threads at once. Freed or unknown engine and
+ * error handles are reported (MANDATE_ERR_INVALID_ARGUMENT), never undefined behaviour.
  */
 
 #ifndef MANDATE_H
@@ -163,11 +164,12 @@ typedef enum mandate_audit_failure {
 /**
  * An engine: policies, schema, entities, agent registry, quotas and audit trail.
  *
- * Opaque to C. Built by `mandate_engine_new_from_dir` / `mandate_engine_new_from_strings`,
- * freed by `mandate_engine_free`. Safe to use from many threads at once (every function taking
- * a `const mandate_engine *` may run concurrently with any other, reloads and lifecycle changes
- * included), except `mandate_engine_free`, which must run after every other call on the handle
- * has returned.
+ * Opaque to C: a `mandate_engine *` is a handle (a registry key, not an address). Built by
+ * `mandate_engine_new_from_dir` / `mandate_engine_new_from_strings`, freed by
+ * `mandate_engine_free`. Safe to use from many threads at once (every function taking a
+ * `const mandate_engine *` may run concurrently with any other, reloads, lifecycle changes and
+ * `mandate_engine_free` included: calls already running finish, later ones are refused). A
+ * freed or unknown handle is `MANDATE_ERR_INVALID_ARGUMENT`, never undefined behaviour.
  */
 typedef struct mandate_engine mandate_engine;
 
@@ -312,19 +314,22 @@ extern "C" {
 #endif // __cplusplus
 
 /**
- * The status of an error (`MANDATE_OK` for NULL).
+ * The status of an error: `MANDATE_OK` for NULL, `MANDATE_ERR_INVALID_ARGUMENT` for a handle
+ * that is not live (already freed, or not from this library).
  *
  * # Safety
- * `error` is NULL or an error from this library not yet freed.
+ * None: any value is accepted (handles are looked up, never dereferenced). Declared `unsafe`
+ * for symmetry with the rest of the API.
  */
 enum mandate_status mandate_error_code(const struct mandate_error *error);
 
 /**
  * The message of an error, UTF-8 (possibly several lines, for policy diagnostics rendered
- * with their source). Borrowed: valid until `mandate_error_free(error)`. NULL for NULL.
+ * with their source). Borrowed: valid until `mandate_error_free(error)`. NULL for NULL and for
+ * a handle that is not live (already freed, or not from this library).
  *
  * # Safety
- * `error` is NULL or an error from this library not yet freed.
+ * None: any value is accepted (handles are looked up, never dereferenced).
  */
 const char *mandate_error_message(const struct mandate_error *error);
 
@@ -334,16 +339,21 @@ const char *mandate_error_message(const struct mandate_error *error);
  * error has none (only policy, schema, entity and request errors do). Borrowed: valid until
  * `mandate_error_free(error)`.
  *
+ * NULL also for a handle that is not live.
+ *
  * # Safety
- * `error` is NULL or an error from this library not yet freed.
+ * None: any value is accepted (handles are looked up, never dereferenced).
  */
 const char *mandate_error_diagnostics_json(const struct mandate_error *error);
 
 /**
- * Frees an error. NULL is a no-op.
+ * Frees an error. NULL is a no-op; so is a handle that is not live (freed already, or not from
+ * this library), which is reported through `mandate_last_error_message` instead of being
+ * undefined behaviour.
  *
  * # Safety
- * `error` is NULL or an error from this library not yet freed; it must not be used afterwards.
+ * None: any value is accepted (handles are looked up, never dereferenced). The strings
+ * borrowed from the error are invalid afterwards.
  */
 void mandate_error_free(struct mandate_error *error);
 
@@ -355,11 +365,15 @@ void mandate_error_free(struct mandate_error *error);
 const char *mandate_last_error_message(void);
 
 /**
- * Frees a string returned by this library. NULL is a no-op.
+ * Frees a string returned by this library through a `char **` out-parameter. NULL is a
+ * no-op; so is a pointer that is not a live string of this library (freed already, a string of
+ * a `mandate_decision`, or memory the library did not allocate), which is reported through
+ * `mandate_last_error_message`. (A second free is not detected when the allocator has since
+ * reused the address for a new string returned by the library: that string is freed.)
  *
  * # Safety
- * `s` is NULL or a string this library returned through a `char **` out-parameter, not yet
- * freed; it must not be used afterwards.
+ * `s` is NULL, or any pointer; it is dereferenced only when it is a live string of this
+ * library. The string must not be used afterwards.
  */
 void mandate_string_free(char *s);
 
@@ -405,19 +419,23 @@ enum mandate_status mandate_engine_new_from_strings(const char *policies,
                                                     struct mandate_error **err);
 
 /**
- * Frees an engine (a poisoned one too). NULL is a no-op. Every other call on the handle must
- * have returned; the handle must not be used afterwards.
+ * Frees an engine (a poisoned one too). NULL is a no-op; so is a handle that is not live
+ * (freed already, or not from this library), which is reported through
+ * `mandate_last_error_message` instead of being undefined behaviour. Calls running on the
+ * handle in other threads finish normally (the engine is dropped when the last returns); calls
+ * made afterwards fail with `MANDATE_ERR_INVALID_ARGUMENT`.
  *
  * # Safety
- * `engine` is NULL or a handle from `mandate_engine_new_*` not yet freed.
+ * None: any value is accepted (handles are looked up, never dereferenced).
  */
 void mandate_engine_free(struct mandate_engine *engine);
 
 /**
- * Whether an earlier panic poisoned the handle (1) or not (0; also for NULL).
+ * Whether an earlier panic poisoned the handle: 1 poisoned, 0 not (also for NULL), -1 for a
+ * handle that is not live (freed already, or not from this library).
  *
  * # Safety
- * `engine` is NULL or a live handle.
+ * None: any value is accepted (handles are looked up, never dereferenced).
  */
 int32_t mandate_engine_is_poisoned(const struct mandate_engine *engine);
 
@@ -426,7 +444,8 @@ int32_t mandate_engine_is_poisoned(const struct mandate_engine *engine);
  * `mandate_string_free`).
  *
  * # Safety
- * `engine` is NULL or a live handle; `result` and `err` are NULL or valid for writes.
+ * `engine` is any value (looked up, never dereferenced); `result` and `err` are NULL or valid for
+ * writes.
  */
 enum mandate_status mandate_engine_policy_version(const struct mandate_engine *engine,
                                                   char **result,
@@ -443,8 +462,8 @@ enum mandate_status mandate_engine_policy_version(const struct mandate_engine *e
  * not be read.
  *
  * # Safety
- * `engine` is NULL or a live handle; `request_json` is NULL or NUL-terminated; `result_json`
- * and `err` are NULL or valid for writes.
+ * `engine` is any value (looked up, never dereferenced); `request_json` is NULL or NUL-terminated;
+ * `result_json` and `err` are NULL or valid for writes.
  */
 enum mandate_status mandate_authorize_json(const struct mandate_engine *engine,
                                            const char *request_json,
@@ -474,9 +493,9 @@ enum mandate_status mandate_authorize_json_flags(const struct mandate_engine *en
  * schema does not allow).
  *
  * # Safety
- * `engine` is NULL or a live handle; `request` is NULL or readable, with strings that are NULL
- * or NUL-terminated and `on_behalf_of` holding `on_behalf_of_len` pointers; `decision` and
- * `err` are NULL or valid for writes.
+ * `engine` is any value (looked up, never dereferenced); `request` is NULL or readable, with
+ * strings that are NULL or NUL-terminated and `on_behalf_of` holding `on_behalf_of_len` pointers;
+ * `decision` and `err` are NULL or valid for writes.
  */
 enum mandate_status mandate_authorize(const struct mandate_engine *engine,
                                       const struct mandate_request *request,
@@ -503,8 +522,8 @@ void mandate_decision_free(struct mandate_decision *decision);
  * `MANDATE_ERR_STORE` (registry storage).
  *
  * # Safety
- * `engine` is NULL or a live handle; strings are NULL or NUL-terminated; `err` is NULL or
- * valid for writes.
+ * `engine` is any value (looked up, never dereferenced); strings are NULL or NUL-terminated; `err`
+ * is NULL or valid for writes.
  */
 enum mandate_status mandate_agent_register(const struct mandate_engine *engine,
                                            const char *agent_uid,
@@ -536,8 +555,8 @@ enum mandate_status mandate_agent_register_json(const struct mandate_engine *eng
  * Errors: `MANDATE_ERR_AGENT` (unknown agent, illegal transition), `MANDATE_ERR_STORE`.
  *
  * # Safety
- * `engine` is NULL or a live handle; strings are NULL or NUL-terminated; `err` is NULL or
- * valid for writes.
+ * `engine` is any value (looked up, never dereferenced); strings are NULL or NUL-terminated; `err`
+ * is NULL or valid for writes.
  */
 enum mandate_status mandate_agent_suspend(const struct mandate_engine *engine,
                                           const char *agent_uid,
@@ -575,8 +594,8 @@ enum mandate_status mandate_agent_revoke(const struct mandate_engine *engine,
  * `mandate_string_free`.
  *
  * # Safety
- * `engine` is NULL or a live handle; `agent_uid` is NULL or NUL-terminated; `result_json` and
- * `err` are NULL or valid for writes.
+ * `engine` is any value (looked up, never dereferenced); `agent_uid` is NULL or NUL-terminated;
+ * `result_json` and `err` are NULL or valid for writes.
  */
 enum mandate_status mandate_agent_get_json(const struct mandate_engine *engine,
                                            const char *agent_uid,
@@ -589,7 +608,7 @@ enum mandate_status mandate_agent_get_json(const struct mandate_engine *engine,
  * place and returns `MANDATE_ERR_POLICY` with the diagnostics.
  *
  * # Safety
- * `engine` is NULL or a live handle; `err` is NULL or valid for writes.
+ * `engine` is any value (looked up, never dereferenced); `err` is NULL or valid for writes.
  */
 enum mandate_status mandate_reload(const struct mandate_engine *engine, struct mandate_error **err);
 
@@ -597,7 +616,7 @@ enum mandate_status mandate_reload(const struct mandate_engine *engine, struct m
  * Returns to the previous kept policy version. `MANDATE_ERR_POLICY` when there is none.
  *
  * # Safety
- * `engine` is NULL or a live handle; `err` is NULL or valid for writes.
+ * `engine` is any value (looked up, never dereferenced); `err` is NULL or valid for writes.
  */
 enum mandate_status mandate_rollback(const struct mandate_engine *engine,
                                      struct mandate_error **err);
@@ -608,8 +627,8 @@ enum mandate_status mandate_rollback(const struct mandate_engine *engine,
  * unknown, expired or already settled reservation.
  *
  * # Safety
- * `engine` is NULL or a live handle; `decision_id` is NULL or NUL-terminated; `err` is NULL
- * or valid for writes.
+ * `engine` is any value (looked up, never dereferenced); `decision_id` is NULL or NUL-terminated;
+ * `err` is NULL or valid for writes.
  */
 enum mandate_status mandate_settle(const struct mandate_engine *engine,
                                    const char *decision_id,
@@ -664,7 +683,7 @@ enum mandate_status mandate_lint_json(const char *const *paths,
  * `MANDATE_ERR_PANIC` and poisons the handle. Never call it in production.
  *
  * # Safety
- * `engine` is NULL or a live handle; `err` is NULL or valid for writes.
+ * `engine` is any value (looked up, never dereferenced); `err` is NULL or valid for writes.
  */
 enum mandate_status mandate_testing_panic(const struct mandate_engine *engine,
                                           struct mandate_error **err);

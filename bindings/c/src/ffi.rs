@@ -9,6 +9,9 @@
 //! `mandate_string_free`; errors with `mandate_error_free`; decisions with
 //! `mandate_decision_free`; engines with `mandate_engine_free`. Everything passed in is borrowed
 //! for the duration of the call only.
+//!
+//! Engine and error handles are registry entries, never dereferenced (see `handles`): a freed,
+//! foreign or garbage handle is reported, not undefined behaviour.
 
 #![expect(
     unsafe_code,
@@ -16,6 +19,7 @@
 )]
 
 use crate::error::{Failure, MandateError, MandateStatus, cstring_lossy, last_error_ptr};
+use crate::handles;
 use crate::json::{self, Inputs, Settings};
 use crate::{MandateDecision, MandateEffect, MandateEngine, MandateOptions, MandateRequest};
 use mandate::{ChangeRef, Engine};
@@ -111,13 +115,41 @@ unsafe fn give_string(out: *mut *mut c_char, text: String) -> Result<(), Failure
         return Err(Failure::invalid("the result pointer is NULL"));
     }
     let raw = cstring_lossy(text).into_raw();
+    handles::insert_string(raw.addr());
     // SAFETY: `out` is not NULL and valid for writes (caller guarantee).
     unsafe { out.write(raw) };
     Ok(())
 }
 
+/// A string for a field of a `mandate_decision` (freed by `mandate_decision_free`, so not in
+/// the string registry).
 fn string_ptr(text: &str) -> *mut c_char {
     cstring_lossy(text.to_string()).into_raw()
+}
+
+/// Frees a string made by [`string_ptr`] (or given by [`give_string`] and already removed from
+/// the registry).
+///
+/// # Safety
+/// `s` is NULL or came from `CString::into_raw` and is freed once.
+unsafe fn free_cstring(s: *mut c_char) {
+    if !s.is_null() {
+        // SAFETY: `s` came from `CString::into_raw` and is freed once (caller guarantee).
+        drop(unsafe { CString::from_raw(s) });
+    }
+}
+
+/// Remembers a message about a misused handle for `mandate_last_error_message`, for the free
+/// functions and accessors, which have no status to return.
+fn note_misuse(message: String) {
+    crate::error::set_last_error(&cstring_lossy(message));
+}
+
+/// The message for a handle that is not live.
+fn not_live(what: &str, handle: usize) -> String {
+    format!(
+        "{what} {handle:#x} is not live: it was freed already, or was never returned by this library"
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -168,29 +200,38 @@ unsafe fn guard(
             if err.is_null() {
                 drop(e);
             } else {
+                let handle = handles::insert_error(e);
                 // SAFETY: `err` is not NULL and valid for writes (caller guarantee).
-                unsafe { err.write(Box::into_raw(Box::new(e))) };
+                unsafe { err.write(std::ptr::without_provenance_mut(handle)) };
             }
             status
         }
     }
 }
 
-/// [`guard`] for a call on an engine: checks the handle, refuses a poisoned one, and poisons it
-/// when `f` panics.
+/// The engine behind a handle: NULL and handles that are not live (freed, foreign, garbage)
+/// are `MANDATE_ERR_INVALID_ARGUMENT`. The handle is never dereferenced.
+fn live_engine(engine: *const MandateEngine) -> Result<std::sync::Arc<MandateEngine>, Failure> {
+    if engine.is_null() {
+        return Err(Failure::invalid("engine is NULL"));
+    }
+    handles::engine(engine.addr())
+        .ok_or_else(|| Failure::invalid(not_live("engine handle", engine.addr())))
+}
+
+/// [`guard`] for a call on an engine: checks the handle is live, refuses a poisoned one, and
+/// poisons it when `f` panics. The call holds its own reference to the engine, so a concurrent
+/// `mandate_engine_free` cannot pull it away.
 ///
 /// # Safety
-/// `engine` is NULL or a live handle from `mandate_engine_new_*` not yet freed; `err` is NULL or
-/// valid for writes.
+/// `err` is NULL or valid for writes. (`engine` may be anything: it is only looked up.)
 unsafe fn with_engine(
     engine: *const MandateEngine,
     err: *mut *mut MandateError,
     f: impl FnOnce(&Engine) -> Result<(), Failure>,
 ) -> MandateStatus {
     let body = || {
-        // SAFETY: `engine` is NULL or a live handle (caller guarantee); `as_ref` checks NULL.
-        let handle =
-            unsafe { engine.as_ref() }.ok_or_else(|| Failure::invalid("engine is NULL"))?;
+        let handle = live_engine(engine)?;
         if handle.poisoned.load(Ordering::Acquire) {
             return Err(Failure::poisoned());
         }
@@ -211,25 +252,48 @@ unsafe fn with_engine(
 // ---------------------------------------------------------------------------------------------
 // Errors and strings
 
-/// The status of an error (`MANDATE_OK` for NULL).
+/// Looks up a live error for an accessor; `None` (with a note for `mandate_last_error_message`)
+/// for NULL or a handle that is not live.
+fn error_field<T>(error: *const MandateError, f: impl FnOnce(&MandateError) -> T) -> Option<T> {
+    if error.is_null() {
+        return None;
+    }
+    let found = handles::with_error(error.addr(), f);
+    if found.is_none() {
+        note_misuse(not_live("error handle", error.addr()));
+    }
+    found
+}
+
+/// The status of an error: `MANDATE_OK` for NULL, `MANDATE_ERR_INVALID_ARGUMENT` for a handle
+/// that is not live (already freed, or not from this library).
 ///
 /// # Safety
-/// `error` is NULL or an error from this library not yet freed.
+/// None: any value is accepted (handles are looked up, never dereferenced). Declared `unsafe`
+/// for symmetry with the rest of the API.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mandate_error_code(error: *const MandateError) -> MandateStatus {
-    // SAFETY: `error` is NULL or a live error (caller guarantee); `as_ref` checks NULL.
-    unsafe { error.as_ref() }.map_or(MandateStatus::MANDATE_OK, |e| e.status)
+    catch_unwind(AssertUnwindSafe(|| {
+        if error.is_null() {
+            return MandateStatus::MANDATE_OK;
+        }
+        error_field(error, |e| e.status).unwrap_or(MandateStatus::MANDATE_ERR_INVALID_ARGUMENT)
+    }))
+    .unwrap_or(MandateStatus::MANDATE_ERR_PANIC)
 }
 
 /// The message of an error, UTF-8 (possibly several lines, for policy diagnostics rendered
-/// with their source). Borrowed: valid until `mandate_error_free(error)`. NULL for NULL.
+/// with their source). Borrowed: valid until `mandate_error_free(error)`. NULL for NULL and for
+/// a handle that is not live (already freed, or not from this library).
 ///
 /// # Safety
-/// `error` is NULL or an error from this library not yet freed.
+/// None: any value is accepted (handles are looked up, never dereferenced).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mandate_error_message(error: *const MandateError) -> *const c_char {
-    // SAFETY: `error` is NULL or a live error (caller guarantee); `as_ref` checks NULL.
-    unsafe { error.as_ref() }.map_or(std::ptr::null(), |e| e.message.as_ptr())
+    catch_unwind(AssertUnwindSafe(|| {
+        error_field(error, |e| e.message.as_ptr()).unwrap_or(std::ptr::null())
+    }))
+    .unwrap_or(std::ptr::null())
 }
 
 /// The diagnostics of an error as a JSON array (the objects of `mandate check --format json`:
@@ -237,30 +301,49 @@ pub unsafe extern "C" fn mandate_error_message(error: *const MandateError) -> *c
 /// error has none (only policy, schema, entity and request errors do). Borrowed: valid until
 /// `mandate_error_free(error)`.
 ///
+/// NULL also for a handle that is not live.
+///
 /// # Safety
-/// `error` is NULL or an error from this library not yet freed.
+/// None: any value is accepted (handles are looked up, never dereferenced).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mandate_error_diagnostics_json(
     error: *const MandateError,
 ) -> *const c_char {
-    // SAFETY: `error` is NULL or a live error (caller guarantee); `as_ref` checks NULL.
-    unsafe { error.as_ref() }
-        .and_then(|e| e.diagnostics.as_ref())
-        .map_or(std::ptr::null(), |d| d.as_ptr())
+    catch_unwind(AssertUnwindSafe(|| {
+        error_field(error, |e| {
+            e.diagnostics
+                .as_ref()
+                .map_or(std::ptr::null(), |d| d.as_ptr())
+        })
+        .unwrap_or(std::ptr::null())
+    }))
+    .unwrap_or(std::ptr::null())
 }
 
-/// Frees an error. NULL is a no-op.
+/// Frees an error. NULL is a no-op; so is a handle that is not live (freed already, or not from
+/// this library), which is reported through `mandate_last_error_message` instead of being
+/// undefined behaviour.
 ///
 /// # Safety
-/// `error` is NULL or an error from this library not yet freed; it must not be used afterwards.
+/// None: any value is accepted (handles are looked up, never dereferenced). The strings
+/// borrowed from the error are invalid afterwards.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mandate_error_free(error: *mut MandateError) {
     if error.is_null() {
         return;
     }
-    // SAFETY: `error` came from `Box::into_raw` in `guard` and is freed once (caller guarantee).
-    let boxed = unsafe { Box::from_raw(error) };
-    drop_payload(boxed);
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        match handles::remove_error(error.addr()) {
+            Some(e) => drop_payload(Box::new(e)),
+            None => note_misuse(format!(
+                "mandate_error_free: {}; nothing was freed",
+                not_live("error handle", error.addr())
+            )),
+        }
+    }));
+    if let Err(payload) = result {
+        drop_payload(payload);
+    }
 }
 
 /// The message of the most recent failed call on the calling thread, or NULL if none has
@@ -271,19 +354,35 @@ pub extern "C" fn mandate_last_error_message() -> *const c_char {
     catch_unwind(last_error_ptr).unwrap_or(std::ptr::null())
 }
 
-/// Frees a string returned by this library. NULL is a no-op.
+/// Frees a string returned by this library through a `char **` out-parameter. NULL is a
+/// no-op; so is a pointer that is not a live string of this library (freed already, a string of
+/// a `mandate_decision`, or memory the library did not allocate), which is reported through
+/// `mandate_last_error_message`. (A second free is not detected when the allocator has since
+/// reused the address for a new string returned by the library: that string is freed.)
 ///
 /// # Safety
-/// `s` is NULL or a string this library returned through a `char **` out-parameter, not yet
-/// freed; it must not be used afterwards.
+/// `s` is NULL, or any pointer; it is dereferenced only when it is a live string of this
+/// library. The string must not be used afterwards.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mandate_string_free(s: *mut c_char) {
     if s.is_null() {
         return;
     }
-    // SAFETY: `s` came from `CString::into_raw` and is freed once (caller guarantee).
-    let owned = unsafe { CString::from_raw(s) };
-    drop(owned);
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        if handles::remove_string(s.addr()) {
+            // SAFETY: `s` was registered by `give_string`, so it came from `CString::into_raw`;
+            // it has just been removed from the registry, so it is freed once.
+            unsafe { free_cstring(s) };
+        } else {
+            note_misuse(format!(
+                "mandate_string_free: {:#x} is not a live string returned by this library (freed already, part of a mandate_decision, or not ours); nothing was freed",
+                s.addr()
+            ));
+        }
+    }));
+    if let Err(payload) = result {
+        drop_payload(payload);
+    }
 }
 
 /// The library version, e.g. `"0.1.0"`. Static: never free it.
@@ -325,17 +424,17 @@ unsafe fn settings(options: *const MandateOptions) -> Result<Settings, Failure> 
     })
 }
 
-/// Hands a new engine to the caller.
+/// Hands a new engine to the caller: registers it and writes its handle (not an address).
 ///
 /// # Safety
 /// `out` is valid for writes (checked for NULL by the caller of this helper).
 unsafe fn give_engine(out: *mut *mut MandateEngine, engine: Engine) {
-    let handle = Box::new(MandateEngine {
+    let handle = handles::insert_engine(MandateEngine {
         engine,
         poisoned: AtomicBool::new(false),
     });
     // SAFETY: `out` is not NULL and valid for writes (caller guarantee).
-    unsafe { out.write(Box::into_raw(handle)) };
+    unsafe { out.write(std::ptr::without_provenance_mut(handle)) };
 }
 
 /// Builds an engine from files: a policy directory (every `*.cedar` file in strict Cedar,
@@ -432,38 +531,61 @@ pub unsafe extern "C" fn mandate_engine_new_from_strings(
     unsafe { guard(err, body) }
 }
 
-/// Frees an engine (a poisoned one too). NULL is a no-op. Every other call on the handle must
-/// have returned; the handle must not be used afterwards.
+/// Frees an engine (a poisoned one too). NULL is a no-op; so is a handle that is not live
+/// (freed already, or not from this library), which is reported through
+/// `mandate_last_error_message` instead of being undefined behaviour. Calls running on the
+/// handle in other threads finish normally (the engine is dropped when the last returns); calls
+/// made afterwards fail with `MANDATE_ERR_INVALID_ARGUMENT`.
 ///
 /// # Safety
-/// `engine` is NULL or a handle from `mandate_engine_new_*` not yet freed.
+/// None: any value is accepted (handles are looked up, never dereferenced).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mandate_engine_free(engine: *mut MandateEngine) {
     if engine.is_null() {
         return;
     }
-    // SAFETY: `engine` came from `Box::into_raw` in `give_engine`, is freed once and no other
-    // call uses it any more (caller guarantee).
-    let boxed = unsafe { Box::from_raw(engine) };
-    // Dropping closes the audit log and state files; a panic there must not reach C.
-    drop_payload(boxed);
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        match handles::remove_engine(engine.addr()) {
+            // Dropping closes the audit log and state files (unless a running call still holds the
+            // engine); a panic there must not reach C.
+            Some(handle) => drop_payload(Box::new(handle)),
+            None => note_misuse(format!(
+                "mandate_engine_free: {}; nothing was freed",
+                not_live("engine handle", engine.addr())
+            )),
+        }
+    }));
+    if let Err(payload) = result {
+        drop_payload(payload);
+    }
 }
 
-/// Whether an earlier panic poisoned the handle (1) or not (0; also for NULL).
+/// Whether an earlier panic poisoned the handle: 1 poisoned, 0 not (also for NULL), -1 for a
+/// handle that is not live (freed already, or not from this library).
 ///
 /// # Safety
-/// `engine` is NULL or a live handle.
+/// None: any value is accepted (handles are looked up, never dereferenced).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mandate_engine_is_poisoned(engine: *const MandateEngine) -> i32 {
-    // SAFETY: `engine` is NULL or a live handle (caller guarantee); `as_ref` checks NULL.
-    unsafe { engine.as_ref() }.map_or(0, |h| i32::from(h.poisoned.load(Ordering::Acquire)))
+    if engine.is_null() {
+        return 0;
+    }
+    catch_unwind(AssertUnwindSafe(|| match live_engine(engine) {
+        Ok(h) => i32::from(h.poisoned.load(Ordering::Acquire)),
+        Err(f) => {
+            note_misuse(f.message);
+            -1
+        }
+    }))
+    .unwrap_or(-1)
 }
 
 /// The id of the running policy version (`sha256:...`) through `*result` (free it with
 /// `mandate_string_free`).
 ///
 /// # Safety
-/// `engine` is NULL or a live handle; `result` and `err` are NULL or valid for writes.
+/// `engine` is any value (looked up, never dereferenced); `result` and `err` are NULL or valid for
+/// writes.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mandate_engine_policy_version(
     engine: *const MandateEngine,
@@ -493,8 +615,8 @@ pub unsafe extern "C" fn mandate_engine_policy_version(
 /// not be read.
 ///
 /// # Safety
-/// `engine` is NULL or a live handle; `request_json` is NULL or NUL-terminated; `result_json`
-/// and `err` are NULL or valid for writes.
+/// `engine` is any value (looked up, never dereferenced); `request_json` is NULL or NUL-terminated;
+/// `result_json` and `err` are NULL or valid for writes.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mandate_authorize_json(
     engine: *const MandateEngine,
@@ -546,9 +668,9 @@ pub unsafe extern "C" fn mandate_authorize_json_flags(
 /// schema does not allow).
 ///
 /// # Safety
-/// `engine` is NULL or a live handle; `request` is NULL or readable, with strings that are NULL
-/// or NUL-terminated and `on_behalf_of` holding `on_behalf_of_len` pointers; `decision` and
-/// `err` are NULL or valid for writes.
+/// `engine` is any value (looked up, never dereferenced); `request` is NULL or readable, with
+/// strings that are NULL or NUL-terminated and `on_behalf_of` holding `on_behalf_of_len` pointers;
+/// `decision` and `err` are NULL or valid for writes.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mandate_authorize(
     engine: *const MandateEngine,
@@ -659,12 +781,12 @@ pub unsafe extern "C" fn mandate_decision_free(decision: *mut MandateDecision) {
                 unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(reasons, reasons_len)) };
             for s in boxed.iter() {
                 // SAFETY: each reason came from `CString::into_raw` and is freed once.
-                unsafe { mandate_string_free(*s) };
+                unsafe { free_cstring(*s) };
             }
         }
         for s in strings {
             // SAFETY: each string is NULL or came from `CString::into_raw`, freed once.
-            unsafe { mandate_string_free(s) };
+            unsafe { free_cstring(s) };
         }
         // SAFETY: `decision` is not NULL and valid for writes (caller guarantee).
         unsafe { decision.write(MandateDecision::EMPTY) };
@@ -686,8 +808,8 @@ pub unsafe extern "C" fn mandate_decision_free(decision: *mut MandateDecision) {
 /// `MANDATE_ERR_STORE` (registry storage).
 ///
 /// # Safety
-/// `engine` is NULL or a live handle; strings are NULL or NUL-terminated; `err` is NULL or
-/// valid for writes.
+/// `engine` is any value (looked up, never dereferenced); strings are NULL or NUL-terminated; `err`
+/// is NULL or valid for writes.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mandate_agent_register(
     engine: *const MandateEngine,
@@ -796,8 +918,8 @@ unsafe fn transition(
 /// Errors: `MANDATE_ERR_AGENT` (unknown agent, illegal transition), `MANDATE_ERR_STORE`.
 ///
 /// # Safety
-/// `engine` is NULL or a live handle; strings are NULL or NUL-terminated; `err` is NULL or
-/// valid for writes.
+/// `engine` is any value (looked up, never dereferenced); strings are NULL or NUL-terminated; `err`
+/// is NULL or valid for writes.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mandate_agent_suspend(
     engine: *const MandateEngine,
@@ -847,8 +969,8 @@ pub unsafe extern "C" fn mandate_agent_revoke(
 /// `mandate_string_free`.
 ///
 /// # Safety
-/// `engine` is NULL or a live handle; `agent_uid` is NULL or NUL-terminated; `result_json` and
-/// `err` are NULL or valid for writes.
+/// `engine` is any value (looked up, never dereferenced); `agent_uid` is NULL or NUL-terminated;
+/// `result_json` and `err` are NULL or valid for writes.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mandate_agent_get_json(
     engine: *const MandateEngine,
@@ -883,7 +1005,7 @@ pub unsafe extern "C" fn mandate_agent_get_json(
 /// place and returns `MANDATE_ERR_POLICY` with the diagnostics.
 ///
 /// # Safety
-/// `engine` is NULL or a live handle; `err` is NULL or valid for writes.
+/// `engine` is any value (looked up, never dereferenced); `err` is NULL or valid for writes.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mandate_reload(
     engine: *const MandateEngine,
@@ -900,7 +1022,7 @@ pub unsafe extern "C" fn mandate_reload(
 /// Returns to the previous kept policy version. `MANDATE_ERR_POLICY` when there is none.
 ///
 /// # Safety
-/// `engine` is NULL or a live handle; `err` is NULL or valid for writes.
+/// `engine` is any value (looked up, never dereferenced); `err` is NULL or valid for writes.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mandate_rollback(
     engine: *const MandateEngine,
@@ -919,8 +1041,8 @@ pub unsafe extern "C" fn mandate_rollback(
 /// unknown, expired or already settled reservation.
 ///
 /// # Safety
-/// `engine` is NULL or a live handle; `decision_id` is NULL or NUL-terminated; `err` is NULL
-/// or valid for writes.
+/// `engine` is any value (looked up, never dereferenced); `decision_id` is NULL or NUL-terminated;
+/// `err` is NULL or valid for writes.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mandate_settle(
     engine: *const MandateEngine,
@@ -1060,7 +1182,7 @@ pub unsafe extern "C" fn mandate_lint_json(
 /// `MANDATE_ERR_PANIC` and poisons the handle. Never call it in production.
 ///
 /// # Safety
-/// `engine` is NULL or a live handle; `err` is NULL or valid for writes.
+/// `engine` is any value (looked up, never dereferenced); `err` is NULL or valid for writes.
 #[unsafe(no_mangle)]
 #[expect(
     clippy::panic,

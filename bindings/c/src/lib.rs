@@ -9,12 +9,15 @@
 //!   call on an engine poisons that engine handle (later calls return `MANDATE_ERR_POISONED`);
 //! - NULL pointers and strings that are not UTF-8 are reported as `MANDATE_ERR_INVALID_ARGUMENT`,
 //!   never dereferenced or trusted;
+//! - engine and error handles are registry entries, not addresses: a freed (double free, use
+//!   after free), foreign or garbage handle is reported, never dereferenced (`handles`);
 //! - everything the library allocates for the caller has exactly one free function.
 //!
 //! `unsafe` is confined to the `ffi` module; `error`, `json` and the types here are safe code.
 
 mod error;
 mod ffi;
+mod handles;
 mod json;
 
 pub use error::{MandateError, MandateStatus};
@@ -197,11 +200,12 @@ impl MandateDecision {
 
 /// An engine: policies, schema, entities, agent registry, quotas and audit trail.
 ///
-/// Opaque to C. Built by `mandate_engine_new_from_dir` / `mandate_engine_new_from_strings`,
-/// freed by `mandate_engine_free`. Safe to use from many threads at once (every function taking
-/// a `const mandate_engine *` may run concurrently with any other, reloads and lifecycle changes
-/// included), except `mandate_engine_free`, which must run after every other call on the handle
-/// has returned.
+/// Opaque to C: a `mandate_engine *` is a handle (a registry key, not an address). Built by
+/// `mandate_engine_new_from_dir` / `mandate_engine_new_from_strings`, freed by
+/// `mandate_engine_free`. Safe to use from many threads at once (every function taking a
+/// `const mandate_engine *` may run concurrently with any other, reloads, lifecycle changes and
+/// `mandate_engine_free` included: calls already running finish, later ones are refused). A
+/// freed or unknown handle is `MANDATE_ERR_INVALID_ARGUMENT`, never undefined behaviour.
 #[derive(Debug)]
 pub struct MandateEngine {
     pub(crate) engine: mandate::Engine,

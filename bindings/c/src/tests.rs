@@ -797,3 +797,273 @@ fn the_uid_shortcut_agrees_with_the_parser() {
         assert_eq!(both, mandate::parse_uid_str(text), "{text}");
     }
 }
+
+/// The message of the most recent failure on this thread.
+fn last_error() -> String {
+    let p = mandate_last_error_message();
+    assert!(!p.is_null());
+    // SAFETY: valid until the next failing call on this thread.
+    unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned()
+}
+
+fn small_engine() -> *mut MandateEngine {
+    let p = c("@id(\"all\") permit(principal, action, resource);");
+    let mut out = null_mut();
+    // SAFETY: valid pointers.
+    let s = unsafe {
+        mandate_engine_new_from_strings(p.as_ptr(), null(), null(), null(), &mut out, null_mut())
+    };
+    assert_eq!(s, MANDATE_OK);
+    assert!(!out.is_null());
+    out
+}
+
+/// A request for `small_engine`, with the strings it borrows (their buffers do not move).
+struct SmallRequest {
+    _strings: [CString; 3],
+    req: MandateRequest,
+}
+
+fn small_request() -> SmallRequest {
+    let strings = [c(r#"User::"a""#), c(r#"Action::"b""#), c(r#"Thing::"c""#)];
+    let req = MandateRequest {
+        principal: strings[0].as_ptr(),
+        action: strings[1].as_ptr(),
+        resource: strings[2].as_ptr(),
+        context_json: null(),
+        on_behalf_of: null(),
+        on_behalf_of_len: 0,
+        flags: 0,
+    };
+    SmallRequest {
+        _strings: strings,
+        req,
+    }
+}
+
+fn decide_small(engine: *const MandateEngine) -> (MandateStatus, MandateEffect) {
+    let r = small_request();
+    let mut d = MandateDecision::EMPTY;
+    // SAFETY: any engine value is accepted; the request and decision are valid.
+    let s = unsafe { mandate_authorize(engine, &r.req, &mut d, null_mut()) };
+    let effect = d.decision;
+    // SAFETY: `d` was filled (or reset) by `mandate_authorize`.
+    unsafe { mandate_decision_free(&mut d) };
+    (s, effect)
+}
+
+#[test]
+fn engine_double_free_and_use_after_free_are_detected() {
+    let engine = small_engine();
+    assert_eq!(
+        decide_small(engine),
+        (MANDATE_OK, MandateEffect::MANDATE_DECISION_ALLOW)
+    );
+    // SAFETY: any value is accepted by the free function and the calls below.
+    unsafe {
+        mandate_engine_free(engine);
+        // Use after free: refused, not undefined behaviour.
+        assert_eq!(
+            decide_small(engine),
+            (
+                MANDATE_ERR_INVALID_ARGUMENT,
+                MandateEffect::MANDATE_DECISION_DENY
+            )
+        );
+        assert!(last_error().contains("is not live"), "{}", last_error());
+        let mut out = null_mut();
+        let mut err = null_mut();
+        assert_eq!(
+            mandate_engine_policy_version(engine, &mut out, &mut err),
+            MANDATE_ERR_INVALID_ARGUMENT
+        );
+        assert!(out.is_null());
+        let (status, m) = take_error(err);
+        assert_eq!(status, MANDATE_ERR_INVALID_ARGUMENT);
+        assert!(
+            m.contains("engine handle") && m.contains("freed already"),
+            "{m}"
+        );
+        assert_eq!(
+            mandate_reload(engine, null_mut()),
+            MANDATE_ERR_INVALID_ARGUMENT
+        );
+        assert_eq!(mandate_engine_is_poisoned(engine), -1);
+        // Double free: a no-op, reported through the last error.
+        mandate_engine_free(engine);
+        let m = last_error();
+        assert!(
+            m.starts_with("mandate_engine_free:") && m.contains("nothing was freed"),
+            "{m}"
+        );
+    }
+    // A new engine never gets the freed handle back, so the stale one stays refused.
+    let again = small_engine();
+    assert_ne!(again, engine);
+    assert_eq!(decide_small(engine).0, MANDATE_ERR_INVALID_ARGUMENT);
+    assert_eq!(decide_small(again).0, MANDATE_OK);
+    // SAFETY: any value is accepted.
+    unsafe { mandate_engine_free(again) };
+}
+
+#[test]
+fn garbage_and_foreign_handles_are_refused() {
+    let garbage = std::ptr::without_provenance_mut::<MandateEngine>(0xdead_bee0);
+    assert_eq!(decide_small(garbage).0, MANDATE_ERR_INVALID_ARGUMENT);
+    // An error handle passed as an engine (both are registry keys, never equal).
+    let mut err = null_mut();
+    let bad = c("{");
+    let mut out = null_mut();
+    let e = small_engine();
+    // SAFETY: any value is accepted for handles; the other pointers are valid.
+    unsafe {
+        assert_eq!(
+            mandate_authorize_json(e, bad.as_ptr(), &mut out, &mut err),
+            MANDATE_ERR_REQUEST
+        );
+        assert_eq!(
+            decide_small(err.cast::<MandateEngine>()).0,
+            MANDATE_ERR_INVALID_ARGUMENT
+        );
+        // And an engine handle passed as an error.
+        assert_eq!(
+            mandate_error_code(e.cast::<MandateError>()),
+            MANDATE_ERR_INVALID_ARGUMENT
+        );
+        assert!(mandate_error_message(e.cast::<MandateError>()).is_null());
+        mandate_engine_free(garbage);
+        assert!(last_error().contains("0xdeadbee0"), "{}", last_error());
+        mandate_error_free(err);
+        mandate_engine_free(e);
+    }
+}
+
+#[test]
+fn error_double_free_and_use_after_free_are_detected() {
+    let mut out = null_mut();
+    let mut err = null_mut();
+    let policies = c("permit(principal, action resource);");
+    // SAFETY: valid pointers; any value is accepted for error handles.
+    unsafe {
+        let s = mandate_engine_new_from_strings(
+            policies.as_ptr(),
+            null(),
+            null(),
+            null(),
+            &mut out,
+            &mut err,
+        );
+        assert_eq!(s, MANDATE_ERR_POLICY);
+        assert_eq!(mandate_error_code(err), MANDATE_ERR_POLICY);
+        assert!(!mandate_error_diagnostics_json(err).is_null());
+        mandate_error_free(err);
+        // Use after free.
+        assert_eq!(mandate_error_code(err), MANDATE_ERR_INVALID_ARGUMENT);
+        assert!(mandate_error_message(err).is_null());
+        assert!(mandate_error_diagnostics_json(err).is_null());
+        assert!(last_error().contains("error handle"), "{}", last_error());
+        // Double free.
+        mandate_error_free(err);
+        let m = last_error();
+        assert!(
+            m.starts_with("mandate_error_free:") && m.contains("nothing was freed"),
+            "{m}"
+        );
+    }
+}
+
+#[test]
+fn string_double_free_and_foreign_strings_are_detected() {
+    let e = small_engine();
+    let mut version = null_mut();
+    // SAFETY: valid pointers.
+    unsafe {
+        assert_eq!(
+            mandate_engine_policy_version(e, &mut version, null_mut()),
+            MANDATE_OK
+        );
+        assert!(CStr::from_ptr(version).to_bytes().starts_with(b"sha256:"));
+        mandate_string_free(version);
+    }
+    // A string that is not ours: not freed (reading it afterwards is fine).
+    let mine = c("not from the library");
+    // SAFETY: any pointer is accepted; `mine` is only looked up, never freed by the library.
+    unsafe { mandate_string_free(mine.as_ptr().cast_mut()) };
+    let m = last_error();
+    assert!(
+        m.starts_with("mandate_string_free:") && m.contains("nothing was freed"),
+        "{m}"
+    );
+    assert_eq!(mine.to_str().unwrap(), "not from the library");
+    // A string inside a decision belongs to `mandate_decision_free`.
+    let r = small_request();
+    let mut d = MandateDecision::EMPTY;
+    // SAFETY: valid pointers; the decision's strings are freed once, by `mandate_decision_free`.
+    unsafe {
+        assert_eq!(mandate_authorize(e, &r.req, &mut d, null_mut()), MANDATE_OK);
+        mandate_string_free(d.id);
+        assert!(
+            last_error().contains("not a live string"),
+            "{}",
+            last_error()
+        );
+        assert_eq!(CStr::from_ptr(d.id).to_bytes().len(), 32);
+        mandate_decision_free(&mut d);
+        mandate_decision_free(&mut d);
+        assert!(d.id.is_null());
+        mandate_engine_free(e);
+    }
+}
+
+#[test]
+fn an_engine_freed_while_other_threads_decide_is_never_used_after_free() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    const THREADS: usize = 4;
+    let engine = small_engine();
+    let handle = engine.addr();
+    let started = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..THREADS)
+            .map(|_| {
+                scope.spawn(|| {
+                    let engine = std::ptr::without_provenance::<MandateEngine>(handle);
+                    let (mut ok, mut refused, mut other) = (0u32, 0u32, None);
+                    // Decide until the engine is gone, then 100 more times.
+                    while refused < 100 {
+                        match decide_small(engine) {
+                            (MANDATE_OK, MandateEffect::MANDATE_DECISION_ALLOW) => {
+                                if ok == 0 {
+                                    started.fetch_add(1, Ordering::SeqCst);
+                                }
+                                ok += 1;
+                            }
+                            (
+                                MANDATE_ERR_INVALID_ARGUMENT,
+                                MandateEffect::MANDATE_DECISION_DENY,
+                            ) => {
+                                refused += 1;
+                            }
+                            unexpected => {
+                                other = Some(unexpected.0);
+                                break;
+                            }
+                        }
+                    }
+                    (ok, refused, other)
+                })
+            })
+            .collect();
+        // Free while every worker is deciding on the engine.
+        while started.load(Ordering::SeqCst) < THREADS {
+            std::thread::yield_now();
+        }
+        // SAFETY: any value is accepted; the workers may be inside calls on the engine.
+        unsafe { mandate_engine_free(std::ptr::without_provenance_mut(handle)) };
+        for w in workers {
+            let (ok, refused, other) = w.join().unwrap();
+            assert_eq!(other, None);
+            assert!(ok >= 1);
+            assert_eq!(refused, 100);
+        }
+    });
+}

@@ -1,8 +1,10 @@
 /*
  * The C API from C: every function, every error status the platform example can produce,
  * ownership (every returned string, error and decision freed; double frees of decisions are
- * harmless), a poisoned handle, and concurrency (8 threads deciding while another reloads the
- * policies and suspends and resumes an agent).
+ * harmless), handle misuse (double free and use after free of engines, errors and strings,
+ * garbage handles: detected and reported, RELIABILITY R24), NULL pointers and non-UTF-8 input,
+ * a poisoned handle, and concurrency (8 threads deciding while another reloads the policies and
+ * suspends and resumes an agent; an engine freed while 4 threads decide on it).
  *
  * Usage: test PLATFORM_DIR [ITERATIONS]
  *   PLATFORM_DIR  policies/agent-platform (policies/, schema.cedarschema, entities.json)
@@ -13,6 +15,7 @@
 #include "mandate.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -385,6 +388,148 @@ static void test_poison(void) {
     mandate_engine_free(engine); /* a poisoned handle is still freed normally */
 }
 
+/* R24: double free and use after free of handles are detected, never undefined behaviour. */
+static void test_handles(void) {
+    mandate_error *err = NULL;
+    mandate_engine *engine = NULL;
+    CHECK_STATUS(mandate_engine_new_from_strings("@id(\"all\") permit(principal, action, resource);", NULL, NULL,
+                                                 NULL, &engine, NULL),
+                 MANDATE_OK);
+    mandate_request r;
+    memset(&r, 0, sizeof r);
+    r.principal = "User::\"a\"";
+    r.action = "Action::\"b\"";
+    r.resource = "Thing::\"c\"";
+    mandate_decision d;
+    CHECK(mandate_authorize(engine, &r, &d, NULL) == MANDATE_OK);
+    CHECK(d.decision == MANDATE_DECISION_ALLOW);
+
+    /* A string of a decision is not a mandate_string_free string: refused, still readable. */
+    mandate_string_free(d.id);
+    CHECK(strstr(mandate_last_error_message(), "not a live string") != NULL);
+    CHECK(strlen(d.id) == 32);
+    mandate_decision_free(&d);
+
+    /* Strings: double free and a pointer that is not the library's. */
+    char *version = NULL;
+    CHECK_STATUS(mandate_engine_policy_version(engine, &version, NULL), MANDATE_OK);
+    mandate_string_free(version);
+    mandate_string_free(version); /* double free: detected, nothing freed */
+    CHECK(strstr(mandate_last_error_message(), "mandate_string_free:") != NULL);
+    char mine[] = "mine";
+    mandate_string_free(mine);
+    CHECK(strstr(mandate_last_error_message(), "nothing was freed") != NULL);
+    CHECK(strcmp(mine, "mine") == 0);
+
+    /* Errors: use after free and double free. */
+    char *json = NULL;
+    CHECK(mandate_authorize_json(engine, "{", &json, &err) == MANDATE_ERR_REQUEST);
+    CHECK(mandate_error_code(err) == MANDATE_ERR_REQUEST);
+    mandate_error_free(err);
+    CHECK(mandate_error_code(err) == MANDATE_ERR_INVALID_ARGUMENT);
+    CHECK(mandate_error_message(err) == NULL);
+    CHECK(mandate_error_diagnostics_json(err) == NULL);
+    mandate_error_free(err);
+    CHECK(strstr(mandate_last_error_message(), "mandate_error_free:") != NULL);
+    /* An engine passed as an error, an error passed as an engine. */
+    CHECK(mandate_error_code((mandate_error *)engine) == MANDATE_ERR_INVALID_ARGUMENT);
+    CHECK(mandate_reload((mandate_engine *)err, NULL) == MANDATE_ERR_INVALID_ARGUMENT);
+    err = NULL;
+
+    /* Engines: use after free and double free. */
+    mandate_engine_free(engine);
+    CHECK(mandate_authorize(engine, &r, &d, &err) == MANDATE_ERR_INVALID_ARGUMENT);
+    CHECK(d.decision == MANDATE_DECISION_DENY && d.id == NULL);
+    CHECK(err != NULL && strstr(mandate_error_message(err), "is not live") != NULL);
+    mandate_error_free(err);
+    err = NULL;
+    CHECK(mandate_authorize_json(engine, "{}", &json, NULL) == MANDATE_ERR_INVALID_ARGUMENT);
+    CHECK(json == NULL);
+    CHECK(mandate_agent_suspend(engine, TRIAGE, NULL, NULL, NULL) == MANDATE_ERR_INVALID_ARGUMENT);
+    CHECK(mandate_engine_is_poisoned(engine) == -1);
+    mandate_engine_free(engine); /* double free: detected, nothing freed */
+    CHECK(strstr(mandate_last_error_message(), "mandate_engine_free:") != NULL);
+    /* A garbage handle. */
+    CHECK(mandate_reload((mandate_engine *)(uintptr_t)0xdeadbee0, NULL) == MANDATE_ERR_INVALID_ARGUMENT);
+    mandate_engine_free((mandate_engine *)(uintptr_t)0xdeadbee0);
+    /* A new engine does not revive the freed handle. */
+    mandate_engine *again = NULL;
+    CHECK_STATUS(mandate_engine_new_from_strings("permit(principal, action, resource);", NULL, NULL, NULL, &again,
+                                                 NULL),
+                 MANDATE_OK);
+    CHECK(again != engine);
+    CHECK(mandate_authorize(engine, &r, &d, NULL) == MANDATE_ERR_INVALID_ARGUMENT);
+    CHECK(mandate_authorize(again, &r, &d, NULL) == MANDATE_OK);
+    mandate_decision_free(&d);
+    mandate_engine_free(again);
+}
+
+/* An engine freed while other threads decide on it: their running calls finish, later calls
+ * are refused (MANDATE_ERR_INVALID_ARGUMENT), nothing is used after free. */
+typedef struct {
+    mandate_engine *engine;
+    volatile int *started;
+    pthread_mutex_t *lock;
+    long ok, refused, other;
+} racer;
+
+static void *race(void *arg) {
+    racer *w = arg;
+    mandate_request r;
+    memset(&r, 0, sizeof r);
+    r.principal = "User::\"a\"";
+    r.action = "Action::\"b\"";
+    r.resource = "Thing::\"c\"";
+    while (w->refused < 100) {
+        mandate_decision d;
+        mandate_status s = mandate_authorize(w->engine, &r, &d, NULL);
+        if (s == MANDATE_OK && d.decision == MANDATE_DECISION_ALLOW) {
+            if (w->ok++ == 0) {
+                pthread_mutex_lock(w->lock);
+                (*w->started)++;
+                pthread_mutex_unlock(w->lock);
+            }
+        } else if (s == MANDATE_ERR_INVALID_ARGUMENT && d.decision == MANDATE_DECISION_DENY) {
+            w->refused++;
+        } else {
+            w->other++;
+            break;
+        }
+        mandate_decision_free(&d);
+    }
+    return NULL;
+}
+
+static void test_free_while_deciding(void) {
+    mandate_engine *engine = NULL;
+    CHECK_STATUS(mandate_engine_new_from_strings("permit(principal, action, resource);", NULL, NULL, NULL, &engine,
+                                                 NULL),
+                 MANDATE_OK);
+    enum { N = 4 };
+    pthread_t threads[N];
+    racer racers[N];
+    volatile int started = 0;
+    pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    for (int i = 0; i < N; i++) {
+        racers[i] = (racer){engine, &started, &lock, 0, 0, 0};
+        CHECK(pthread_create(&threads[i], NULL, race, &racers[i]) == 0);
+    }
+    for (;;) {
+        pthread_mutex_lock(&lock);
+        int n = started;
+        pthread_mutex_unlock(&lock);
+        if (n == N) break;
+        sched_yield();
+    }
+    mandate_engine_free(engine);
+    for (int i = 0; i < N; i++) {
+        pthread_join(threads[i], NULL);
+        CHECK(racers[i].ok >= 1);
+        CHECK(racers[i].refused == 100);
+        CHECK(racers[i].other == 0);
+    }
+}
+
 /* ---- concurrency ---- */
 
 typedef struct {
@@ -494,6 +639,8 @@ int main(int argc, char **argv) {
     test_versions_and_quotas();
     test_check_and_lint(argv[1]);
     test_poison();
+    test_handles();
+    test_free_while_deciding();
     test_threads();
 
     if (failures) {
