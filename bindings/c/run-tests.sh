@@ -5,12 +5,16 @@
 #   3. libmandate.so and libmandate.a built in release, a mandate.pc written for the build tree;
 #   4. tests/test.c and examples/gate.c compiled with the C compiler against the header, linked
 #      statically and dynamically (through pkg-config when present), and run;
-#   5. the dynamically linked test under valgrind (when installed) with fewer iterations.
+#   5. the test compiled with AddressSanitizer and UndefinedBehaviorSanitizer
+#      (-fsanitize=address,undefined), linked statically and dynamically, and run: any report
+#      fails (the Rust code is not instrumented, but its heap goes through ASan's malloc, so
+#      double frees, invalid frees and leaks there are caught too);
+#   6. the dynamically linked test under valgrind (when installed) with fewer iterations.
 # Exits non-zero on the first failure.
 #
 # Environment: CARGO_TARGET_DIR (default: the workspace's target/), CC (default: cc),
 # MANDATE_C_ITERATIONS (authorize calls per thread, default 10000), MANDATE_C_VALGRIND=0 to skip
-# valgrind, MANDATE_C_SKIP_RUST_TESTS=1 to skip step 2.
+# valgrind, MANDATE_C_ASAN=0 to skip the sanitizers, MANDATE_C_SKIP_RUST_TESTS=1 to skip step 2.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -92,17 +96,18 @@ else
   echo "pkg-config not found: using the paths directly"
 fi
 
-build() { # name source static|dynamic
+build() { # name source static|dynamic [extra compiler flags...]
   local name="$1" src="$2" kind="$3"
+  shift 3
   if [[ "$kind" == static ]]; then
-    "$CC" "${CWARN[@]}" "${CFLAGS_PC[@]}" "$src" "$LIBDIR/libmandate.a" "${LIBS_STATIC[@]}" -lpthread \
+    "$CC" "${CWARN[@]}" "$@" "${CFLAGS_PC[@]}" "$src" "$LIBDIR/libmandate.a" "${LIBS_STATIC[@]}" -lpthread \
       -o "$OUT/$name"
     if ldd "$OUT/$name" 2>/dev/null | grep -q libmandate; then
       echo "error: $name is not statically linked" >&2
       exit 1
     fi
   else
-    "$CC" "${CWARN[@]}" "${CFLAGS_PC[@]}" "$src" "${LIBS_DYN[@]}" -Wl,-rpath,"$LIBDIR" -lpthread \
+    "$CC" "${CWARN[@]}" "$@" "${CFLAGS_PC[@]}" "$src" "${LIBS_DYN[@]}" -Wl,-rpath,"$LIBDIR" -lpthread \
       -o "$OUT/$name"
     ldd "$OUT/$name" | grep -q "libmandate.so" || { echo "error: $name does not load libmandate.so" >&2; exit 1; }
   fi
@@ -132,7 +137,41 @@ if [[ "$(printf '%s\n' "$GATE_OUT" | cut -d' ' -f1)" != "$EXPECTED" ]]; then
   exit 1
 fi
 
-# ---- 5. valgrind -----------------------------------------------------------------------------
+# ---- 5. AddressSanitizer + UndefinedBehaviorSanitizer -------------------------------------
+# The sanitizer runtime must be the first library loaded, so the test program itself is built
+# with -fsanitize (no LD_PRELOAD needed); libmandate (static or shared) is linked as usual and
+# its allocations go through the runtime's malloc/free. -fno-sanitize-recover makes any
+# UBSan finding fatal; ASan and LeakSanitizer exit non-zero on any report.
+SAN_FLAGS=(-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
+if [[ "${MANDATE_C_ASAN:-1}" == 0 ]]; then
+  step "sanitizers: skipped (MANDATE_C_ASAN=0)"
+elif ! printf 'int main(void) { return 0; }\n' \
+    | "$CC" "${SAN_FLAGS[@]}" -x c - -o "$OUT/asan-probe" 2> "$OUT/asan-probe.log"; then
+  step "sanitizers: NOT RUN"
+  echo "warning: $CC cannot build with ${SAN_FLAGS[*]} (is libasan/libubsan installed? on Debian:" >&2
+  echo "  apt-get install libasan8 libubsan1, or the gcc package that brings them); valgrind still runs" >&2
+  sed 's/^/  /' "$OUT/asan-probe.log" >&2
+  if [[ "${CI:-}" == true ]]; then
+    echo "error: under CI=true the sanitizer run cannot be skipped" >&2
+    exit 1
+  fi
+else
+  export ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:abort_on_error=0:detect_stack_use_after_return=1:strict_string_checks=1"
+  export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+  ASAN_ITERATIONS=$(( ITERATIONS < 2000 ? ITERATIONS : 2000 ))
+  step "C test with AddressSanitizer + UBSan, statically linked ($ASAN_ITERATIONS iterations per thread)"
+  build test-asan-static "$HERE/tests/test.c" static "${SAN_FLAGS[@]}"
+  "$OUT/test-asan-static" "$PLATFORM" "$ASAN_ITERATIONS"
+  step "C test with AddressSanitizer + UBSan, dynamically linked ($ASAN_ITERATIONS iterations per thread)"
+  build test-asan-dynamic "$HERE/tests/test.c" dynamic "${SAN_FLAGS[@]}"
+  "$OUT/test-asan-dynamic" "$PLATFORM" "$ASAN_ITERATIONS"
+  step "example gate.c with AddressSanitizer + UBSan"
+  build gate-asan "$HERE/examples/gate.c" dynamic "${SAN_FLAGS[@]}"
+  "$OUT/gate-asan" "$PLATFORM" < "$HERE/examples/requests.jsonl" > /dev/null
+  echo "sanitizers: no reports"
+fi
+
+# ---- 6. valgrind -----------------------------------------------------------------------------
 if [[ "${MANDATE_C_VALGRIND:-1}" != 0 ]] && command -v valgrind > /dev/null; then
   step "C test under valgrind (200 iterations per thread)"
   valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
