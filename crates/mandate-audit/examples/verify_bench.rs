@@ -22,6 +22,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         checkpoint_every: 1000,
         signing_key: Some(seed),
         key_id: Some("bench".into()),
+        queue_capacity: mandate_audit::DEFAULT_QUEUE_CAPACITY,
     };
     let started = Instant::now();
     let log = AuditLog::open(&path, options.clone())?;

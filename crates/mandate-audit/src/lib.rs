@@ -118,7 +118,8 @@
 //! ## Durability and recovery
 //!
 //! With [`Durability::Fsync`] every append writes its line and calls `sync_data` before
-//! returning, so an acknowledged entry survives a crash or power loss. With
+//! returning, so an acknowledged entry survives a crash or power loss ([`AuditWriter`] batches the
+//! appends of concurrent callers into one write and one sync). With
 //! [`Durability::Buffered`] each line is handed to the operating system on append and synced at
 //! checkpoints. Entries are always synced before the checkpoint that covers them. A failed write
 //! or sync poisons the [`AuditLog`]: further appends fail until the log is opened again.
@@ -137,6 +138,7 @@ mod keys;
 mod log;
 mod mask;
 mod verify;
+mod writer;
 
 pub use canonical::MAX_RECORD_DEPTH;
 pub use chain::MAX_LINE_BYTES;
@@ -144,8 +146,9 @@ pub use keys::{
     KeyError, generate_key, key_to_hex, public_key, public_key_from_hex, public_key_hex,
     signing_key_from_hex,
 };
-pub use log::{AuditError, AuditLog, AuditOptions, Durability};
+pub use log::{AuditError, AuditLog, AuditOptions, DEFAULT_QUEUE_CAPACITY, Durability};
 pub use mask::{Mask, REDACTED, mask};
 pub use verify::{
     Anchor, VerifyError, VerifyErrorKind, VerifyOptions, VerifyReport, verify, verify_reader,
 };
+pub use writer::{AuditWriter, DeferredRecord, WriterStats};

@@ -15,6 +15,7 @@ fn run(threads: u64, per_thread: u64, durability: Durability) {
         checkpoint_every: 1000,
         signing_key: Some([3; 32]),
         key_id: Some("k".into()),
+        queue_capacity: mandate_audit::DEFAULT_QUEUE_CAPACITY,
     };
     let log = Arc::new(AuditLog::open(&path, options).unwrap());
     let handles: Vec<_> = (0..threads)

@@ -154,6 +154,7 @@ fn checkpoint_signature_matches_documented_message() {
         checkpoint_every: 2,
         signing_key: Some(common::SEED),
         key_id: Some("k\"1".to_owned()),
+        queue_capacity: mandate_audit::DEFAULT_QUEUE_CAPACITY,
     };
     let log = AuditLog::open(&path, options).unwrap();
     log.append(json!({"a": 1})).unwrap();

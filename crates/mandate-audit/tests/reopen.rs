@@ -23,6 +23,7 @@ fn options() -> AuditOptions {
         checkpoint_every: 3,
         signing_key: Some(common::SEED),
         key_id: None,
+        queue_capacity: mandate_audit::DEFAULT_QUEUE_CAPACITY,
     }
 }
 

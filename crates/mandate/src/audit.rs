@@ -178,6 +178,26 @@ pub trait AuditSink: Send + Sync + std::fmt::Debug {
     /// # Errors
     /// The record could not be written.
     fn append(&self, record: &AuditRecord) -> Result<(), String>;
+    /// Appends one record the engine no longer needs (the engine calls this one). The default
+    /// calls `append`; a sink that hands records to another thread overrides it to avoid a copy.
+    ///
+    /// # Errors
+    /// The record could not be written (or, for a queueing sink, accepted).
+    fn append_owned(&self, record: AuditRecord) -> Result<(), String> {
+        self.append(&record)
+    }
+    /// Records the sink accepted without error but could not write later (a queueing sink in
+    /// buffered mode whose write failed). The engine adds them to `Engine::audit_failures`.
+    fn lost_records(&self) -> u64 {
+        0
+    }
+    /// Waits until every record accepted so far is written and synced.
+    ///
+    /// # Errors
+    /// A write or sync failed.
+    fn flush(&self) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// A sink that keeps nothing: the default when no audit trail is configured.
@@ -225,17 +245,23 @@ impl AuditSink for MemorySink {
 
 /// The default durable sink: a hash-chained, checkpointed JSON Lines file
 /// (`mandate_audit::AuditLog`; format and verification in the `mandate-audit` crate and
-/// `docs/audit.md`). Context fields named in `mask` are replaced by their SHA-256 (`Hash`) or
+/// `docs/audit.md`), written by a writer thread behind a bounded queue
+/// (`mandate_audit::AuditWriter`): with `Durability::Fsync` (the default, *durable*) a decision
+/// returns once its record is written and synced, concurrent decisions sharing syncs (group
+/// commit); with `Durability::Buffered` it returns once the record is queued, and a full queue
+/// makes it wait (back-pressure), never drops. Records are serialized and masked on the writer
+/// thread. Context fields named in `mask` are replaced by their SHA-256 (`Hash`) or
 /// `"[redacted]"` (`Redact`) before the record is written.
 #[derive(Debug)]
 pub struct FileSink {
-    log: mandate_audit::AuditLog,
-    mask: Vec<String>,
+    writer: mandate_audit::AuditWriter,
+    mask: std::sync::Arc<[String]>,
     mode: mandate_audit::Mask,
 }
 
 impl FileSink {
-    /// Opens (or creates) the log at `path`, verifying what is already there.
+    /// Opens (or creates) the log at `path`, verifying what is already there, and starts its
+    /// writer thread.
     ///
     /// # Errors
     /// An unreadable, locked or damaged log.
@@ -251,8 +277,8 @@ impl FileSink {
             })?;
         }
         Ok(FileSink {
-            log: mandate_audit::AuditLog::open(path, options)?,
-            mask: Vec::new(),
+            writer: mandate_audit::AuditWriter::open(path, options)?,
+            mask: std::sync::Arc::from(Vec::new()),
             mode: mandate_audit::Mask::Hash,
         })
     }
@@ -260,27 +286,47 @@ impl FileSink {
     /// Masks these dotted paths of each record (e.g. `context.api_key`) before writing.
     #[must_use]
     pub fn with_mask(mut self, paths: Vec<String>, mode: mandate_audit::Mask) -> Self {
-        self.mask = paths;
+        self.mask = std::sync::Arc::from(paths);
         self.mode = mode;
         self
     }
 
-    /// The underlying log (head, length, explicit checkpoints).
+    /// The underlying log (head, length, public key).
     pub fn log(&self) -> &mandate_audit::AuditLog {
-        &self.log
+        self.writer.log()
+    }
+
+    /// The writer thread in front of the log (queue depth, counters, flush, checkpoint).
+    pub fn writer(&self) -> &mandate_audit::AuditWriter {
+        &self.writer
     }
 }
 
 impl AuditSink for FileSink {
     fn append(&self, record: &AuditRecord) -> Result<(), String> {
-        let mut value = serde_json::to_value(record).map_err(|e| e.to_string())?;
-        if !self.mask.is_empty() {
-            let paths: Vec<&str> = self.mask.iter().map(String::as_str).collect();
-            mandate_audit::mask(&mut value, &paths, self.mode);
-        }
-        self.log
-            .append(value)
-            .map(|_| ())
+        self.append_owned(record.clone())
+    }
+
+    fn append_owned(&self, record: AuditRecord) -> Result<(), String> {
+        let mask = std::sync::Arc::clone(&self.mask);
+        let mode = self.mode;
+        self.writer
+            .append_with(Box::new(move || {
+                let mut value = serde_json::to_value(&record).map_err(|e| e.to_string())?;
+                if !mask.is_empty() {
+                    let paths: Vec<&str> = mask.iter().map(String::as_str).collect();
+                    mandate_audit::mask(&mut value, &paths, mode);
+                }
+                Ok(value)
+            }))
             .map_err(|e| e.to_string())
+    }
+
+    fn lost_records(&self) -> u64 {
+        self.writer.lost()
+    }
+
+    fn flush(&self) -> Result<(), String> {
+        self.writer.flush().map_err(|e| e.to_string())
     }
 }

@@ -955,14 +955,28 @@ impl Engine {
         if !sink.enabled() {
             return Ok(());
         }
-        sink.append(&make()).inspect_err(|_| {
+        sink.append_owned(make()).inspect_err(|_| {
             self.inner.audit_failures.fetch_add(1, Ordering::Relaxed);
         })
     }
 
-    /// How many audit records could not be written since the engine started.
+    /// How many audit records could not be written since the engine started: refused ones
+    /// (whose decisions carry an `audit` error) plus those a buffered sink accepted and then
+    /// lost to a failed write.
     pub fn audit_failures(&self) -> u64 {
-        self.inner.audit_failures.load(Ordering::Relaxed)
+        self.inner
+            .audit_failures
+            .load(Ordering::Relaxed)
+            .saturating_add(self.inner.audit.lost_records())
+    }
+
+    /// Waits until every audit record so far is written and synced (a no-op for a durable sink,
+    /// useful with a buffered one before reading the log).
+    ///
+    /// # Errors
+    /// The sink's write or sync failed.
+    pub fn flush_audit(&self) -> Result<(), String> {
+        self.inner.audit.flush()
     }
 
     /// The agent registry, with lifecycle operations that use the engine's clock, check agents
