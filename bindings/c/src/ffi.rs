@@ -122,9 +122,14 @@ unsafe fn give_string(out: *mut *mut c_char, text: String) -> Result<(), Failure
 }
 
 /// A string for a field of a `mandate_decision` (freed by `mandate_decision_free`, so not in
-/// the string registry).
+/// the string registry): one allocation, sized for the terminating NUL.
 fn string_ptr(text: &str) -> *mut c_char {
-    cstring_lossy(text.to_string()).into_raw()
+    let mut bytes = Vec::with_capacity(text.len() + 1);
+    bytes.extend_from_slice(text.as_bytes());
+    match CString::new(bytes) {
+        Ok(c) => c.into_raw(),
+        Err(e) => cstring_lossy(String::from_utf8_lossy(&e.into_vec()).into_owned()).into_raw(),
+    }
 }
 
 /// Frees a string made by [`string_ptr`] (or given by [`give_string`] and already removed from
@@ -702,14 +707,16 @@ pub unsafe extern "C" fn mandate_authorize(
             )
         };
         let options = json::authorize_options(r.flags)?;
-        let principal = json::parse_uid(principal, "request.principal")?;
-        let action = json::parse_uid(action, "request.action")?;
-        let resource = json::parse_uid(resource, "request.resource")?;
         let chain = chain
             .into_iter()
             .map(|s| json::parse_uid(s, "request.on_behalf_of"))
             .collect::<Result<Vec<_>, _>>()?;
-        let req = json::request_from_parts(e, principal, action, resource, context, chain)?;
+        let uids = json::UidTexts {
+            principal,
+            action,
+            resource,
+        };
+        let req = json::request_from_parts(e, &uids, context, chain)?;
         let d = e.authorize_with(&req, options);
         let reasons: Box<[*mut c_char]> = d.reasons.iter().map(|r| string_ptr(r)).collect();
         let reasons_len = reasons.len();

@@ -56,9 +56,25 @@ impl Drop for Engine {
 }
 
 fn platform_engine(options: Option<&MandateOptions>) -> Engine {
-    let dir = c(platform().join("policies").to_str().unwrap());
-    let schema = c(platform().join("schema.cedarschema").to_str().unwrap());
-    let entities = c(platform().join("entities.json").to_str().unwrap());
+    let p = platform();
+    engine_from_files(
+        &p.join("policies"),
+        &p.join("schema.cedarschema"),
+        &p.join("entities.json"),
+        options,
+    )
+}
+
+/// Builds an engine through the C API from policy, schema and entity paths.
+fn engine_from_files(
+    policies: &std::path::Path,
+    schema: &std::path::Path,
+    entities: &std::path::Path,
+    options: Option<&MandateOptions>,
+) -> Engine {
+    let dir = c(policies.to_str().unwrap());
+    let schema = c(schema.to_str().unwrap());
+    let entities = c(entities.to_str().unwrap());
     let mut out = null_mut();
     let mut err = null_mut();
     // SAFETY: valid strings, options and out-pointers.
@@ -1066,4 +1082,124 @@ fn an_engine_freed_while_other_threads_decide_is_never_used_after_free() {
             assert_eq!(refused, 100);
         }
     });
+}
+
+/// Builds an engine through the C API from a reference workload folder.
+fn workload_engine(dir: &std::path::Path) -> Engine {
+    engine_from_files(
+        &dir.join("policies.cedar"),
+        &dir.join("schema.cedarschema"),
+        &dir.join("entities.json"),
+        None,
+    )
+}
+
+/// A decision through the fast path, in full.
+#[derive(Debug, PartialEq)]
+struct Full {
+    allowed: bool,
+    layer: MandateLayer,
+    reasons: Vec<String>,
+    denied_principal: Option<String>,
+    errors: serde_json::Value,
+}
+
+fn fast_full(e: &Engine, request: &serde_json::Value) -> Full {
+    let (p, a, r) = (
+        c(&uid_text(&request["principal"])),
+        c(&uid_text(&request["action"])),
+        c(&uid_text(&request["resource"])),
+    );
+    let ctx = c(&request["context"].to_string());
+    let req = MandateRequest {
+        principal: p.as_ptr(),
+        action: a.as_ptr(),
+        resource: r.as_ptr(),
+        context_json: ctx.as_ptr(),
+        on_behalf_of: null(),
+        on_behalf_of_len: 0,
+        flags: 0,
+    };
+    let mut d = MandateDecision::EMPTY;
+    let mut err = null_mut();
+    // SAFETY: live engine, valid request and out-pointers; the decision is freed once.
+    unsafe {
+        let status = mandate_authorize(e.0, &req, &mut d, &mut err);
+        assert_eq!(
+            status,
+            MANDATE_OK,
+            "{request}: {:?}",
+            (!err.is_null()).then(|| take_error(err))
+        );
+        let text = |p: *mut c_char| {
+            (!p.is_null()).then(|| CStr::from_ptr(p).to_str().unwrap().to_string())
+        };
+        let full = Full {
+            allowed: d.decision == MandateEffect::MANDATE_DECISION_ALLOW,
+            layer: d.layer,
+            reasons: (0..d.reasons_len)
+                .map(|i| text(*d.reasons.add(i)).unwrap())
+                .collect(),
+            denied_principal: text(d.denied_principal),
+            errors: text(d.errors_json)
+                .map_or(serde_json::json!([]), |t| serde_json::from_str(&t).unwrap()),
+        };
+        mandate_decision_free(&mut d);
+        full
+    }
+}
+
+/// The acceptance check of the C binding: on the reference workloads (`shared/bench/
+/// agent-platform`, 1,000 requests each), every decision through `mandate_authorize` and
+/// through `mandate_authorize_json` equals the Rust engine's, read and decided as `mandate
+/// authorize --request-json` does (`Engine::request_from_json`, `Engine::authorize`).
+#[test]
+fn reference_workload_decisions_through_the_c_api_equal_the_rust_engine() -> Result<(), String> {
+    let dir = match mandate_test_support::shared_subdir("bench/agent-platform")? {
+        mandate_test_support::Shared::Found(dir) => dir,
+        mandate_test_support::Shared::Skip => return Ok(()),
+    };
+    for n in ["n10", "n100", "n1000"] {
+        let dir = dir.join(n);
+        let rust = mandate::Engine::builder()
+            .policy_dir(dir.join("policies.cedar"))
+            .schema_path(dir.join("schema.cedarschema"))
+            .entities_path(dir.join("entities.json"))
+            .build()
+            .unwrap();
+        let e = workload_engine(&dir);
+        let text = std::fs::read_to_string(dir.join("requests.json")).unwrap();
+        let requests: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+        assert_eq!(requests.len(), 1000, "{n}");
+        let (mut allowed, mut with_reasons) = (0, 0);
+        for (i, request) in requests.iter().enumerate() {
+            let d = rust.authorize(&rust.request_from_json(&request.to_string()).unwrap());
+            let want = Full {
+                allowed: d.allowed,
+                layer: d.layer.into(),
+                reasons: d.reasons.iter().map(ToString::to_string).collect(),
+                denied_principal: d.denied_principal.clone(),
+                errors: serde_json::json!(d.errors),
+            };
+            assert_eq!(fast_full(&e, request), want, "{n} request {i}");
+            let json = authorize_json(&e, &request.to_string()).unwrap();
+            assert_eq!(json["decision"], d.decision_str(), "{n} request {i}");
+            assert_eq!(
+                json["reasons"],
+                serde_json::json!(want.reasons),
+                "{n} request {i}"
+            );
+            assert_eq!(json["errors"], want.errors, "{n} request {i}");
+            assert_eq!(json["layer"], d.layer.as_str(), "{n} request {i}");
+            allowed += usize::from(d.allowed);
+            with_reasons += usize::from(!d.reasons.is_empty());
+        }
+        // The workload exercises both outcomes (so equality is not vacuous).
+        assert!(
+            allowed > 0 && allowed < requests.len(),
+            "{n}: {allowed} allowed"
+        );
+        assert!(with_reasons > 0, "{n}");
+    }
+    Ok(())
 }
