@@ -3,8 +3,9 @@
  * ownership (every returned string, error and decision freed; double frees of decisions are
  * harmless), handle misuse (double free and use after free of engines, errors and strings,
  * garbage handles: detected and reported, RELIABILITY R24), NULL pointers and non-UTF-8 input,
- * a poisoned handle, and concurrency (8 threads deciding while another reloads the policies and
- * suspends and resumes an agent; an engine freed while 4 threads decide on it).
+ * a poisoned handle, max-depth policies and deep contexts on a 256 KiB-stack thread, and
+ * concurrency (8 threads deciding while another reloads the policies and suspends and resumes an
+ * agent; an engine freed while 4 threads decide on it).
  *
  * Usage: test PLATFORM_DIR [ITERATIONS]
  *   PLATFORM_DIR  policies/agent-platform (policies/, schema.cedarschema, entities.json)
@@ -530,6 +531,126 @@ static void test_free_while_deciding(void) {
     }
 }
 
+/* R24: a host thread with a 256 KiB stack (as a worker pool might give us) builds an engine from
+ * max-depth policies (the parser's nesting limit is 128), decides requests with a context nested
+ * to the JSON depth limit, and frees the engine: no stack overflow, no abort. */
+enum { SMALL_STACK = 256 * 1024, LEVELS = 127 };
+
+static char *repeat_around(const char *open, const char *middle, const char *close, int n) {
+    size_t size = strlen(open) * (size_t)n + strlen(middle) + strlen(close) * (size_t)n + 1;
+    char *out = malloc(size);
+    if (out == NULL) return NULL;
+    out[0] = 0;
+    for (int i = 0; i < n; i++) strcat(out, open);
+    strcat(out, middle);
+    for (int i = 0; i < n; i++) strcat(out, close);
+    return out;
+}
+
+typedef struct {
+    int failures;
+    long allowed, denied;
+} deep_result;
+
+static void *deep_work(void *arg) {
+    deep_result *res = arg;
+    /* Each form at the nesting limit: 127 levels of one construct inside `when { ... }`. */
+    struct {
+        const char *open, *middle, *close;
+        int levels;
+    } forms[] = {
+        {"if false then false else ", "true", "", LEVELS},
+        {"(", "true", ")", LEVELS},
+        {"!(", "true", ")", LEVELS / 2 - 1}, /* `!(` adds two levels; an odd count of `!` is false */
+        {"[", "true", "]", LEVELS},           /* a set is not a boolean: an erroring permit */
+        {"{a: ", "true", "}", LEVELS},
+        {"context.a.contains(", "true", ")", LEVELS / 2},
+    };
+    size_t nforms = sizeof forms / sizeof forms[0];
+    char *context = repeat_around("{\"a\": ", "[true]", "}", 120); /* under the JSON depth limit */
+    for (size_t f = 0; f < nforms; f++) {
+        char *body = repeat_around(forms[f].open, forms[f].middle, forms[f].close, forms[f].levels);
+        size_t size = strlen(body) + 128;
+        char *text = malloc(size);
+        if (body == NULL || text == NULL || context == NULL) {
+            res->failures++;
+            free(body);
+            free(text);
+            continue;
+        }
+        snprintf(text, size, "@id(\"deep\") permit(principal, action, resource) when { %s };", body);
+        mandate_engine *engine = NULL;
+        mandate_error *err = NULL;
+        mandate_status s = mandate_engine_new_from_strings(text, NULL, NULL, NULL, &engine, &err);
+        if (s != MANDATE_OK) {
+            fprintf(stderr, "deep form %zu: engine not built (%d): %s\n", f, (int)s, mandate_error_message(err));
+            mandate_error_free(err);
+            res->failures++;
+        } else {
+            mandate_request r;
+            memset(&r, 0, sizeof r);
+            r.principal = "User::\"a\"";
+            r.action = "Action::\"b\"";
+            r.resource = "Thing::\"c\"";
+            r.context_json = context;
+            mandate_decision d;
+            s = mandate_authorize(engine, &r, &d, NULL);
+            if (s != MANDATE_OK) {
+                fprintf(stderr, "deep form %zu: authorize failed (%d): %s\n", f, (int)s, mandate_last_error_message());
+                res->failures++;
+            } else if (d.decision == MANDATE_DECISION_ALLOW) {
+                res->allowed++;
+            } else {
+                res->denied++;
+            }
+            mandate_decision_free(&d);
+            char *json = NULL;
+            const char *req_json = "{\"principal\": \"User::\\\"a\\\"\", \"action\": \"Action::\\\"b\\\"\","
+                                   " \"resource\": \"Thing::\\\"c\\\"\", \"context\": {}}";
+            if (mandate_authorize_json(engine, req_json, &json, NULL) != MANDATE_OK) res->failures++;
+            mandate_string_free(json);
+            mandate_engine_free(engine);
+        }
+        free(body);
+        free(text);
+    }
+    /* One level past the limit: refused with a diagnostic (MD0009), not a crash. */
+    char *body = repeat_around("(", "true", ")", 200);
+    size_t size = body ? strlen(body) + 128 : 0;
+    char *text = body ? malloc(size) : NULL;
+    if (text != NULL) {
+        snprintf(text, size, "permit(principal, action, resource) when { %s };", body);
+        mandate_engine *engine = NULL;
+        mandate_error *err = NULL;
+        if (mandate_engine_new_from_strings(text, NULL, NULL, NULL, &engine, &err) != MANDATE_ERR_POLICY ||
+            mandate_error_diagnostics_json(err) == NULL || strstr(mandate_error_diagnostics_json(err), "MD0009") == NULL) {
+            res->failures++;
+        }
+        mandate_error_free(err);
+        mandate_engine_free(engine);
+    } else {
+        res->failures++;
+    }
+    free(body);
+    free(text);
+    free(context);
+    return NULL;
+}
+
+static void test_small_stack(void) {
+    pthread_attr_t attr;
+    pthread_t thread;
+    deep_result res = {0, 0, 0};
+    CHECK(pthread_attr_init(&attr) == 0);
+    CHECK(pthread_attr_setstacksize(&attr, SMALL_STACK) == 0);
+    CHECK(pthread_create(&thread, &attr, deep_work, &res) == 0);
+    CHECK(pthread_join(thread, NULL) == 0);
+    pthread_attr_destroy(&attr);
+    CHECK(res.failures == 0);
+    CHECK(res.allowed >= 2); /* the if chain and the parentheses at least */
+    CHECK(res.allowed + res.denied == 6);
+}
+
 /* ---- concurrency ---- */
 
 typedef struct {
@@ -641,6 +762,7 @@ int main(int argc, char **argv) {
     test_poison();
     test_handles();
     test_free_while_deciding();
+    test_small_stack();
     test_threads();
 
     if (failures) {
