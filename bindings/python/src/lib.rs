@@ -120,6 +120,12 @@ fn to_py<'py>(py: Python<'py>, value: &impl serde::Serialize) -> PyResult<Bound<
     json_to_py(py, &json)
 }
 
+/// An invalid request as a `RequestError` carrying its diagnostic.
+fn request_diag(e: &mandate::JsonError) -> PyErr {
+    let d = mandate::load::json_diag("MD0060", "invalid request", e);
+    Python::attach(|py| diagnostic_err(py, &d, "<request>"))
+}
+
 fn request_err(message: impl Into<String>) -> PyErr {
     RequestError::new_err(message.into())
 }
@@ -193,30 +199,6 @@ fn py_to_json(obj: &Bound<'_, PyAny>, depth: usize) -> PyResult<Json> {
     let ty = obj.get_type().name()?;
     Err(request_err(format!(
         "cannot convert a `{ty}` to a Cedar value: use bool, int, str, dict, list, set or mandate.Entity"
-    )))
-}
-
-/// An entity argument (`Entity`, `("Type", "id")`, `'Type::"id"'`, or a JSON dict) as the JSON
-/// the facade's request reader takes.
-fn entity_json(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Json> {
-    if let Ok(e) = obj.cast::<PyEntity>() {
-        let e = e.get();
-        return Ok(serde_json::json!({"type": &*e.ty, "id": &*e.id}));
-    }
-    if let Ok(s) = obj.cast::<PyString>() {
-        return Ok(Json::String(s.to_cow()?.into_owned()));
-    }
-    if let Ok(t) = obj.cast::<PyTuple>()
-        && let Ok((ty, id)) = t.extract::<(String, String)>()
-    {
-        return Ok(serde_json::json!({"type": ty, "id": id}));
-    }
-    if obj.is_instance_of::<PyDict>() {
-        return py_to_json(obj, 0);
-    }
-    Err(request_err(format!(
-        "{what} must be an entity: mandate.Entity, a (\"Type\", \"id\") tuple or a 'Type::\"id\"' string, found `{}`",
-        obj.get_type().name()?
     )))
 }
 
@@ -698,45 +680,76 @@ impl NativeEngine {
         action: &Bound<'_, PyAny>,
         resource: &Bound<'_, PyAny>,
         context: Option<&Bound<'_, PyAny>>,
-        on_behalf_of: Option<&Bound<'_, PyAny>>,
+        on_behalf_of_arg: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Request> {
-        let mut obj = Map::new();
-        obj.insert("principal".into(), entity_json(principal, "principal")?);
-        obj.insert("action".into(), entity_json(action, "action")?);
-        obj.insert("resource".into(), entity_json(resource, "resource")?);
-        if let Some(ctx) = context.filter(|c| !c.is_none()) {
-            let json = py_to_json(ctx, 0)?;
-            if !json.is_object() {
-                return Err(request_err("context must be a dict"));
+        // Uids are built directly and only the context goes through JSON (the schema types
+        // it): this is the per-call cost every guarded tool call pays.
+        let uid = |obj: &Bound<'_, PyAny>, what: &str| -> PyResult<Uid> {
+            // The error path (`$.principal`) is built only for an error.
+            let path = || format!("$.{what}");
+            let uid = match obj.cast::<PyDict>() {
+                Ok(_) => mandate::uid_from_json(&py_to_json(obj, 0)?, &path()),
+                Err(_) => {
+                    let u = entity_uid(obj, what)?;
+                    match mandate::check_type_name(&u.ty, "") {
+                        Ok(()) => Ok(u),
+                        Err(_) => mandate::check_type_name(&u.ty, &path()).map(|()| u),
+                    }
+                }
+            };
+            uid.map_err(|e| request_diag(&e))
+        };
+        let principal = uid(principal, "principal")?;
+        let action = uid(action, "action")?;
+        let resource = uid(resource, "resource")?;
+        let context_json = match context.filter(|c| !c.is_none()) {
+            Some(ctx) => {
+                if ctx.cast::<PyDict>().is_ok_and(|d| d.is_empty()) {
+                    None
+                } else {
+                    let json = py_to_json(ctx, 0)?;
+                    if !json.is_object() {
+                        return Err(request_err("context must be a dict"));
+                    }
+                    Some(json)
+                }
             }
-            obj.insert("context".into(), json);
-        }
-        if let Some(chain) = on_behalf_of.filter(|c| !c.is_none()) {
-            let items: Vec<Json> = if chain.is_instance_of::<PyString>()
+            None => None,
+        };
+        let mut on_behalf_of = Vec::new();
+        if let Some(chain) = on_behalf_of_arg.filter(|c| !c.is_none()) {
+            let single = chain.is_instance_of::<PyString>()
                 || chain.is_instance_of::<PyEntity>()
                 || chain.is_instance_of::<PyTuple>()
                     && chain.len().ok() == Some(2)
                     && chain
                         .get_item(0)
-                        .is_ok_and(|x| x.is_instance_of::<PyString>())
-            {
+                        .is_ok_and(|x| x.is_instance_of::<PyString>());
+            if single {
                 // One principal given on its own.
-                vec![entity_json(chain, "on_behalf_of")?]
+                on_behalf_of.push(uid(chain, "on_behalf_of")?);
             } else {
-                chain
+                for item in chain
                     .try_iter()
                     .map_err(|_| request_err("on_behalf_of must be a list of entities"))?
-                    .map(|item| entity_json(&item?, "on_behalf_of"))
-                    .collect::<PyResult<_>>()?
-            };
-            obj.insert("on_behalf_of".into(), Json::Array(items));
+                {
+                    on_behalf_of.push(uid(&item?, "on_behalf_of")?);
+                }
+            }
         }
-        let json = Json::Object(obj);
         let version = self.engine.version();
-        let parsed = mandate::request_from_json(&json, version.schema.as_deref()).map_err(|e| {
-            let d = mandate::load::json_diag("MD0060", "invalid request", &e);
-            Python::attach(|py| diagnostic_err(py, &d, "<request>"))
-        })?;
+        let parsed = mandate::request_from_parts(
+            mandate::RequestParts {
+                principal,
+                action,
+                resource,
+                context: context_json.as_ref(),
+                on_behalf_of,
+                validate: true,
+            },
+            version.schema.as_deref(),
+        )
+        .map_err(|e| request_diag(&e))?;
         Ok(Request {
             principal: parsed.request.principal,
             action: parsed.request.action,
@@ -1004,6 +1017,41 @@ impl NativeEngine {
                     "internal error in mandate while deciding (please report it)",
                 )),
             }
+        })
+    }
+
+    /// For benchmarks: decides the (already converted) requests `rounds` times in Rust, with the
+    /// GIL released, and returns the mean nanoseconds per decision. This is the baseline the
+    /// Python per-call overhead is measured against (`bindings/python/bench/`).
+    #[pyo3(signature = (requests, rounds=1))]
+    fn _time_decisions(
+        &self,
+        py: Python<'_>,
+        requests: &Bound<'_, PyAny>,
+        rounds: usize,
+    ) -> PyResult<f64> {
+        shield(|| {
+            let mut parsed = Vec::new();
+            for item in requests.try_iter()? {
+                parsed.push(self.request_from_item(&item?)?);
+            }
+            let engine = &self.engine;
+            let elapsed = py
+                .detach(|| {
+                    catch_unwind(AssertUnwindSafe(|| {
+                        let start = std::time::Instant::now();
+                        for _ in 0..rounds {
+                            for r in &parsed {
+                                std::hint::black_box(engine.authorize(r));
+                            }
+                        }
+                        start.elapsed()
+                    }))
+                })
+                .map_err(|_| InternalError::new_err("internal error in mandate while timing"))?;
+            let n = parsed.len().saturating_mul(rounds).max(1);
+            #[expect(clippy::cast_precision_loss, reason = "a mean for a report")]
+            Ok(elapsed.as_nanos() as f64 / n as f64)
         })
     }
 

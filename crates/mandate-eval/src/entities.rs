@@ -482,7 +482,11 @@ const RESERVED_NAMES: &[&str] = &[
     "true", "false", "if", "then", "else", "in", "is", "like", "has", "__cedar",
 ];
 
-fn check_type_name(ty: &str, path: &str) -> Result<(), JsonError> {
+/// Checks that `ty` is a well-formed entity type name (`Ns::Type`); `path` locates the error.
+///
+/// # Errors
+/// A malformed name.
+pub fn check_type_name(ty: &str, path: &str) -> Result<(), JsonError> {
     let ok = !ty.is_empty()
         && ty.split("::").all(|part| {
             let mut cs = part.chars();
@@ -502,6 +506,21 @@ fn check_type_name(ty: &str, path: &str) -> Result<(), JsonError> {
 
 /// Parses Cedar's `Type::"id"` string form of a uid.
 pub fn parse_uid_str(s: &str) -> Option<Uid> {
+    parse_plain_uid(s).or_else(|| parse_uid_with_parser(s))
+}
+
+/// The common form without whitespace, comments or escapes (`Ns::Type::"id"`), read without
+/// the expression parser; `None` sends anything else to the parser.
+fn parse_plain_uid(s: &str) -> Option<Uid> {
+    let (ty, rest) = s.split_once("::\"")?;
+    let id = rest.strip_suffix('"')?;
+    if id.contains(['"', '\\']) || check_type_name(ty, "").is_err() {
+        return None;
+    }
+    Some(Uid::new(ty, id))
+}
+
+fn parse_uid_with_parser(s: &str) -> Option<Uid> {
     let expr = mandate_syntax::parse_expr(s, mandate_syntax::ParseOptions::default()).ok()?;
     match expr.kind {
         mandate_syntax::ast::ExprKind::Entity(uid) => Some(Uid::from_ast(&uid)),
@@ -936,5 +955,44 @@ pub fn context_from_json(
         )?))),
         serde_json::Value::Null => Ok(Value::empty_record()),
         _ => Err(JsonError::new(path, "the context must be a JSON object")),
+    }
+}
+
+#[cfg(test)]
+mod uid_str_tests {
+    use super::{parse_plain_uid, parse_uid_with_parser};
+
+    /// The parser-free path accepts only what the parser accepts, with the same result.
+    #[test]
+    fn plain_uids_agree_with_the_parser() {
+        for s in [
+            "Agent::\"a1\"",
+            "Platform::Agent::\"research bot\"",
+            "A::\"\"",
+            "_x::Y_1::\"ünï\"",
+            "Agent::\"quo\\\"te\"",
+            "Agent::\"back\\\\slash\"",
+            "Agent :: \"spaced\"",
+            "if::\"x\"",
+            "true::\"x\"",
+            "Ns::in::\"x\"",
+            "1Agent::\"x\"",
+            "Agent::\"x\" ",
+            "Agent::\"x\"\"",
+            "Agent::\"x",
+            "Agent\"x\"",
+            "::\"x\"",
+            "Agent::::\"x\"",
+            "Agent::\"a\"::\"b\"",
+            "__cedar::\"x\"",
+            "permit::\"x\"",
+            "Agent::\"tab\there\"",
+        ] {
+            let parsed = parse_uid_with_parser(s);
+            if let Some(fast) = parse_plain_uid(s) {
+                assert_eq!(Some(fast), parsed, "{s}");
+            }
+        }
+        assert!(parse_plain_uid("Platform::Agent::\"a1\"").is_some());
     }
 }

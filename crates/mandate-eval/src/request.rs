@@ -69,6 +69,54 @@ pub fn request_from_json(
             on_behalf_of.push(uid_from_json(item, &format!("$.on_behalf_of[{i}]"))?);
         }
     }
+    request_from_parts(
+        RequestParts {
+            principal,
+            action,
+            resource,
+            context: obj.get("context"),
+            on_behalf_of,
+            validate,
+        },
+        schema,
+    )
+}
+
+/// A request whose entities are already uids (as the bindings build them), with its context
+/// still in JSON so the schema can type it.
+#[derive(Debug)]
+pub struct RequestParts<'a> {
+    /// The principal.
+    pub principal: Uid,
+    /// The action.
+    pub action: Uid,
+    /// The resource.
+    pub resource: Uid,
+    /// The context object; `None` is an empty context.
+    pub context: Option<&'a serde_json::Value>,
+    /// The delegation chain.
+    pub on_behalf_of: Vec<Uid>,
+    /// Whether to check the request against the schema (Cedar's `validateRequest`).
+    pub validate: bool,
+}
+
+/// Checks a request given as parts against the schema and types its context, exactly as
+/// [`request_from_json`] does after reading the uids.
+///
+/// # Errors
+/// As [`request_from_json`].
+pub fn request_from_parts(
+    parts: RequestParts<'_>,
+    schema: Option<&Schema>,
+) -> Result<ParsedRequest, JsonError> {
+    let RequestParts {
+        principal,
+        action,
+        resource,
+        context,
+        on_behalf_of,
+        validate,
+    } = parts;
     let action_def = schema.and_then(|s| {
         s.actions.get(&ActionId {
             ty: action.ty.clone(),
@@ -139,7 +187,7 @@ pub fn request_from_json(
     let context_type = action_def
         .and_then(|d| d.applies_to.as_ref())
         .map(|a| &a.context);
-    let context = match obj.get("context") {
+    let context = match context {
         Some(c) => context_from_json(c, context_type, "$.context")?,
         None => context_from_json(
             &serde_json::Value::Object(serde_json::Map::new()),

@@ -37,8 +37,12 @@ pub mod core {
 }
 
 pub use mandate_eval::authorizer::{Outcome, evaluate_policy};
-pub use mandate_eval::entities::{parse_json_bounded, parse_uid_str};
-pub use mandate_eval::request::{ParsedRequest, request_from_json};
+pub use mandate_eval::entities::{
+    check_type_name, parse_json_bounded, parse_uid_str, uid_from_json,
+};
+pub use mandate_eval::request::{
+    ParsedRequest, RequestParts, request_from_json, request_from_parts,
+};
 pub use mandate_eval::value;
 pub use mandate_eval::{
     Entities, Entity, ErrorMode, EvalError, JsonError, Policy, PolicyError, PolicySet, Uid, Value,
