@@ -102,14 +102,20 @@ build() { # name source static|dynamic [extra compiler flags...]
   if [[ "$kind" == static ]]; then
     "$CC" "${CWARN[@]}" "$@" "${CFLAGS_PC[@]}" "$src" "$LIBDIR/libmandate.a" "${LIBS_STATIC[@]}" -lpthread \
       -o "$OUT/$name"
-    if ldd "$OUT/$name" 2>/dev/null | grep -q libmandate; then
+    # ldd's output goes to a variable first: `ldd | grep -q` can fail under pipefail when grep
+    # exits at the first match and ldd gets SIGPIPE.
+    local libs
+    libs="$(ldd "$OUT/$name" 2>/dev/null || true)"
+    if grep -q libmandate <<< "$libs"; then
       echo "error: $name is not statically linked" >&2
       exit 1
     fi
   else
     "$CC" "${CWARN[@]}" "$@" "${CFLAGS_PC[@]}" "$src" "${LIBS_DYN[@]}" -Wl,-rpath,"$LIBDIR" -lpthread \
       -o "$OUT/$name"
-    ldd "$OUT/$name" | grep -q "libmandate.so" || { echo "error: $name does not load libmandate.so" >&2; exit 1; }
+    local libs
+    libs="$(ldd "$OUT/$name")"
+    grep -q "libmandate.so" <<< "$libs" || { echo "error: $name does not load libmandate.so" >&2; exit 1; }
   fi
 }
 
