@@ -36,17 +36,26 @@ fn request() -> Request {
     )
 }
 
-fn median_ns(e: &Engine, r: &Request) -> f64 {
-    let mut samples = Vec::with_capacity(31);
-    for _ in 0..31 {
-        let start = Instant::now();
-        for _ in 0..2_000 {
-            std::hint::black_box(e.authorize(r));
+/// Median nanoseconds per decision of each engine, measured in interleaved rounds so that a
+/// change in machine load affects every case alike.
+fn medians_ns(engines: &[&Engine], r: &Request) -> Vec<f64> {
+    let mut samples = vec![Vec::with_capacity(41); engines.len()];
+    for _ in 0..41 {
+        for (e, out) in engines.iter().zip(&mut samples) {
+            let start = Instant::now();
+            for _ in 0..2_000 {
+                std::hint::black_box(e.authorize(r));
+            }
+            out.push(start.elapsed().as_nanos() as f64 / 2_000.0);
         }
-        samples.push(start.elapsed().as_nanos() as f64 / 2_000.0);
     }
-    samples.sort_by(f64::total_cmp);
-    samples.get(15).copied().unwrap_or(0.0)
+    samples
+        .into_iter()
+        .map(|mut s| {
+            s.sort_by(f64::total_cmp);
+            s.get(s.len() / 2).copied().unwrap_or(0.0)
+        })
+        .collect()
 }
 
 fn bench(c: &mut Criterion) {
@@ -89,10 +98,11 @@ fn bench(c: &mut Criterion) {
         g.bench_function(*name, |b| b.iter(|| std::hint::black_box(e.authorize(&r))));
     }
     g.finish();
-    let base = median_ns(&cases[0].1, &r);
-    println!("\nmedian per decision (same run):");
-    for (name, e) in &cases {
-        let m = median_ns(e, &r);
+    let engines: Vec<&Engine> = cases.iter().map(|(_, e)| e).collect();
+    let medians = medians_ns(&engines, &r);
+    let base = medians[0];
+    println!("\nmedian per decision (same run, interleaved):");
+    for ((name, _), m) in cases.iter().zip(&medians) {
         println!(
             "  {name:<18} {m:>10.0} ns   (+{:.0} ns over no quota)",
             m - base

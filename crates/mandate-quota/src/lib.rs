@@ -162,6 +162,22 @@ pub trait QuotaStore: Send + Sync + std::fmt::Debug {
         dry_run: bool,
     ) -> Result<ChargeResult, StoreError>;
 
+    /// [`charge`](QuotaStore::charge) with the caller's reading of the store's clock, `now_ms`:
+    /// a caller that shares the store's clock (the engine, for the store it built itself) passes
+    /// the time it already read and saves a clock read per decision. The store still never
+    /// evaluates earlier than a time it has seen. Stores with their own time source (Redis)
+    /// ignore the hint, as the default implementation does.
+    fn charge_with_time(
+        &self,
+        charges: &[Charge],
+        reservation: Option<&str>,
+        dry_run: bool,
+        now_ms: u64,
+    ) -> Result<ChargeResult, StoreError> {
+        let _ = now_ms;
+        self.charge(charges, reservation, dry_run)
+    }
+
     /// Settles a reservation to the `actual` units of each of its charges: charges the
     /// difference when `actual` exceeds the reserved amount (even beyond the limit: it was
     /// spent), refunds it otherwise.

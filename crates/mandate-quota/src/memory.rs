@@ -319,7 +319,11 @@ impl MemoryStore {
 
     /// The store's time: the clock, but never earlier than any time seen before.
     fn now(&self) -> u64 {
-        let now = self.clock.now_ms();
+        self.now_from(self.clock.now_ms())
+    }
+
+    /// The store's time for a clock reading `now`: never earlier than any time seen before.
+    fn now_from(&self, now: u64) -> u64 {
         self.last_ms.fetch_max(now, Ordering::SeqCst).max(now)
     }
 
@@ -479,6 +483,65 @@ impl MemoryStore {
             },
             reserved,
         ))
+    }
+
+    /// Checks and charges at store time `t` (see `QuotaStore::charge`).
+    fn charge_now(
+        &self,
+        charges: &[Charge],
+        reservation: Option<&str>,
+        dry_run: bool,
+        t: u64,
+    ) -> Result<ChargeResult, StoreError> {
+        let reserve = reservation.filter(|_| !dry_run);
+        if let Some(id) = reserve {
+            let Some(shard) = self.reservations.get(reservation_shard_of(id)) else {
+                return Err(StoreError::UnknownReservation(id.to_owned()));
+            };
+            let mut shard = lock(shard);
+            let forget_after = self.options.reservation_ttl_ms.saturating_mul(2);
+            if let Some(existing) = shard.map.get(id)
+                && (existing.state == ReservationState::Pending
+                    || t < existing.created_ms.saturating_add(forget_after))
+            {
+                return Err(StoreError::DuplicateReservation(id.to_owned()));
+            }
+            shard.map.insert(
+                id.to_owned(),
+                Reservation {
+                    created_ms: t,
+                    state: ReservationState::Pending,
+                    entries: Vec::new(),
+                },
+            );
+        }
+        let result = self.charge_at(charges, reserve, dry_run, t, false);
+        if let Some(id) = reserve
+            && let Some(shard) = self.reservations.get(reservation_shard_of(id))
+        {
+            let mut shard = lock(shard);
+            match &result {
+                Ok((outcome, reserved)) if outcome.admitted => {
+                    shard.map.insert(
+                        id.to_owned(),
+                        Reservation {
+                            created_ms: t,
+                            state: ReservationState::Open,
+                            entries: reserved.clone(),
+                        },
+                    );
+                    shard.maybe_sweep(
+                        t,
+                        self.options.reservation_ttl_ms,
+                        self.options.sweep_threshold,
+                    );
+                }
+                _ => {
+                    shard.map.remove(id);
+                }
+            }
+        }
+        result.map(|(result, _)| result)
     }
 
     /// Settles (`Some(actual)`) or refunds (`None`) a reservation at time `t`.
@@ -818,56 +881,17 @@ impl QuotaStore for MemoryStore {
         reservation: Option<&str>,
         dry_run: bool,
     ) -> Result<ChargeResult, StoreError> {
-        let t = self.now();
-        let reserve = reservation.filter(|_| !dry_run);
-        if let Some(id) = reserve {
-            let Some(shard) = self.reservations.get(reservation_shard_of(id)) else {
-                return Err(StoreError::UnknownReservation(id.to_owned()));
-            };
-            let mut shard = lock(shard);
-            let forget_after = self.options.reservation_ttl_ms.saturating_mul(2);
-            if let Some(existing) = shard.map.get(id)
-                && (existing.state == ReservationState::Pending
-                    || t < existing.created_ms.saturating_add(forget_after))
-            {
-                return Err(StoreError::DuplicateReservation(id.to_owned()));
-            }
-            shard.map.insert(
-                id.to_owned(),
-                Reservation {
-                    created_ms: t,
-                    state: ReservationState::Pending,
-                    entries: Vec::new(),
-                },
-            );
-        }
-        let result = self.charge_at(charges, reserve, dry_run, t, false);
-        if let Some(id) = reserve
-            && let Some(shard) = self.reservations.get(reservation_shard_of(id))
-        {
-            let mut shard = lock(shard);
-            match &result {
-                Ok((outcome, reserved)) if outcome.admitted => {
-                    shard.map.insert(
-                        id.to_owned(),
-                        Reservation {
-                            created_ms: t,
-                            state: ReservationState::Open,
-                            entries: reserved.clone(),
-                        },
-                    );
-                    shard.maybe_sweep(
-                        t,
-                        self.options.reservation_ttl_ms,
-                        self.options.sweep_threshold,
-                    );
-                }
-                _ => {
-                    shard.map.remove(id);
-                }
-            }
-        }
-        result.map(|(result, _)| result)
+        self.charge_now(charges, reservation, dry_run, self.now())
+    }
+
+    fn charge_with_time(
+        &self,
+        charges: &[Charge],
+        reservation: Option<&str>,
+        dry_run: bool,
+        now_ms: u64,
+    ) -> Result<ChargeResult, StoreError> {
+        self.charge_now(charges, reservation, dry_run, self.now_from(now_ms))
     }
 
     fn settle(&self, reservation: &str, actual: u64) -> Result<Settlement, StoreError> {

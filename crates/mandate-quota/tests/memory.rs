@@ -460,3 +460,20 @@ fn single_charge_cost() {
     }
     println!("one charge: {:?}", started.elapsed() / rounds);
 }
+
+/// A caller's time hint is used as the clock reading, and like the clock it never moves the
+/// store's time backwards.
+#[test]
+fn a_time_hint_replaces_the_clock_read_but_never_goes_back() {
+    let (_clock, store) = store(1_000_000);
+    let c = [charge("q", "b", 2, 1000, 1)];
+    let r = store.charge_with_time(&c, None, false, 2_000_000).unwrap();
+    assert_eq!(r.at_ms, 2_000_000);
+    let r = store.charge_with_time(&c, None, false, 5).unwrap();
+    assert_eq!(r.at_ms, 2_000_000, "an older hint must not move time back");
+    // The bucket saw both charges in one window: the third is refused.
+    let r = store.charge_with_time(&c, None, false, 2_000_001).unwrap();
+    assert!(!r.admitted);
+    // The plain clock (1_000_000) is older too: the store stays at its newest time.
+    assert_eq!(store.charge(&c, None, true).unwrap().at_ms, 2_000_001);
+}
