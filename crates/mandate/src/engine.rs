@@ -404,6 +404,7 @@ impl EngineBuilder {
                 ))
             })?;
         }
+        let store_shares_clock = self.quota_store.is_none();
         let quota_store: Arc<dyn QuotaStore> = match (self.quota_store, &self.state_dir) {
             (Some(s), _) => s,
             (None, Some(dir)) => Arc::new(MemoryStore::open(
@@ -438,6 +439,7 @@ impl EngineBuilder {
             reload_lock: Mutex::new(()),
             agent_entities,
             quota_store,
+            store_shares_clock,
             registry,
             audit,
             clock,
@@ -464,6 +466,9 @@ struct Inner {
     reload_lock: Mutex<()>,
     agent_entities: AgentEntities,
     quota_store: Arc<dyn QuotaStore>,
+    /// Whether the engine built the quota store on its own clock, so a decision can hand the
+    /// store the time it already read.
+    store_shares_clock: bool,
     registry: Arc<dyn Registry>,
     audit: Arc<dyn AuditSink>,
     clock: Arc<dyn Clock>,
@@ -526,7 +531,16 @@ impl Engine {
 
     fn next_id(&self) -> String {
         let n = self.inner.seq.fetch_add(1, Ordering::Relaxed);
-        format!("{:016x}{n:016x}", self.inner.id_prefix)
+        // 32 lowercase hex digits, written without the formatter (this runs on every decision).
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut out = String::with_capacity(32);
+        for word in [self.inner.id_prefix, n] {
+            for shift in (0..16).rev() {
+                let digit = usize::try_from((word >> (shift * 4)) & 0xf).unwrap_or(0);
+                out.push(char::from(HEX.get(digit).copied().unwrap_or(b'0')));
+            }
+        }
+        out
     }
 
     /// Reads a request in the JSON format of `mandate authorize` (with `on_behalf_of`), using the
@@ -734,10 +748,16 @@ impl Engine {
         }
         d.layer = Layer::Quota;
         let reservation = options.reserve.then_some(d.id.as_str());
-        match inner
-            .quota_store
-            .charge(&charges, reservation, options.dry_run)
-        {
+        let charged = if inner.store_shares_clock {
+            inner
+                .quota_store
+                .charge_with_time(&charges, reservation, options.dry_run, now)
+        } else {
+            inner
+                .quota_store
+                .charge(&charges, reservation, options.dry_run)
+        };
+        match charged {
             Ok(result) => {
                 d.allowed = result.admitted;
                 if !result.admitted {

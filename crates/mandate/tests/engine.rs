@@ -726,6 +726,21 @@ fn decisions_carry_unique_ids_version_and_time() {
     let a = e.authorize(&read(agent("a"), "d1"));
     let b = e.clone().authorize(&read(agent("a"), "d1"));
     assert_ne!(a.id, b.id);
+    // 32 lowercase hex digits: the engine's random prefix, then a counter.
+    for id in [&a.id, &b.id] {
+        assert_eq!(id.len(), 32, "{id}");
+        assert!(
+            id.bytes()
+                .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)),
+            "{id}"
+        );
+    }
+    assert_eq!(a.id[..16], b.id[..16]);
+    let (na, nb) = (
+        u64::from_str_radix(&a.id[16..], 16).unwrap(),
+        u64::from_str_radix(&b.id[16..], 16).unwrap(),
+    );
+    assert_eq!(nb, na + 1);
     assert_eq!(a.at_ms, 42_000);
     assert!(a.policy_version.starts_with("sha256:"));
     assert_eq!(a.policy_version, e.version().id);
