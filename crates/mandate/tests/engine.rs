@@ -735,10 +735,12 @@ fn decisions_carry_unique_ids_version_and_time() {
             "{id}"
         );
     }
-    assert_eq!(a.id[..16], b.id[..16]);
+    let (pa, ca) = a.id.split_at_checked(16).unwrap();
+    let (pb, cb) = b.id.split_at_checked(16).unwrap();
+    assert_eq!(pa, pb);
     let (na, nb) = (
-        u64::from_str_radix(&a.id[16..], 16).unwrap(),
-        u64::from_str_radix(&b.id[16..], 16).unwrap(),
+        u64::from_str_radix(ca, 16).unwrap(),
+        u64::from_str_radix(cb, 16).unwrap(),
     );
     assert_eq!(nb, na + 1);
     assert_eq!(a.at_ms, 42_000);
