@@ -9,7 +9,7 @@ use mandate::{
     AuditFailureMode, AuthorizeOptions, Decision, Engine, EngineOptions, ErrorMode, Request,
     StoreFailureMode, Uid,
 };
-use serde_json::{Map, Value as Json, json};
+use serde_json::{Value as Json, json};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -143,10 +143,14 @@ pub(crate) fn build_engine(inputs: Inputs, s: Settings) -> Result<Engine, Failur
     Ok(b.build()?)
 }
 
-/// Cedar's reserved words, which cannot be identifiers in an entity type.
-const RESERVED: &[&str] = &[
-    "true", "false", "if", "then", "else", "in", "is", "like", "has", "__cedar",
-];
+/// Cedar's reserved words, which cannot be identifiers in an entity type (a `match`, which
+/// compiles to a switch on the length, rather than ten comparisons per segment).
+fn is_reserved(word: &str) -> bool {
+    matches!(
+        word,
+        "true" | "false" | "if" | "then" | "else" | "in" | "is" | "like" | "has" | "__cedar"
+    )
+}
 
 /// The common case of an entity uid without parsing an expression: `A::B::"id"` with plain
 /// identifiers and an id without escapes. Anything else returns `None` and goes to the parser.
@@ -170,7 +174,7 @@ fn simple_uid_parts(text: &str) -> Option<(&str, &str)> {
             .next()
             .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
             && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
-            && !RESERVED.contains(&seg)
+            && !is_reserved(seg)
     };
     // The type: identifiers separated by `::`.
     let mut rest = ty;
@@ -199,66 +203,6 @@ pub(crate) fn parse_uid(text: &str, what: &str) -> Result<Uid, Failure> {
     })
 }
 
-/// Sets `object[key]` to the string `value`, reusing the string already there.
-fn set_str(object: &mut Map<String, Json>, key: &str, value: &str) {
-    match object.get_mut(key) {
-        Some(Json::String(s)) => {
-            s.clear();
-            s.push_str(value);
-        }
-        _ => {
-            object.insert(key.to_owned(), Json::String(value.to_owned()));
-        }
-    }
-}
-
-/// Sets `object[key]` to `value`, reusing the key already there; returns what it replaced.
-fn set_value(object: &mut Map<String, Json>, key: &str, value: Json) -> Json {
-    match object.get_mut(key) {
-        Some(slot) => std::mem::replace(slot, value),
-        None => object.insert(key.to_owned(), value).unwrap_or(Json::Null),
-    }
-}
-
-/// Sets `object[key]` to the entity `{"type": ty, "id": id}`, reusing the object already there.
-/// `text` is the uid as the caller wrote it, `Type::"id"`; in the common case it is not parsed
-/// into a `Uid` here (the request reader builds the one `Uid`).
-fn set_uid(
-    object: &mut Map<String, Json>,
-    key: &str,
-    text: &str,
-    what: &str,
-) -> Result<(), Failure> {
-    let parsed;
-    let (ty, id) = match simple_uid_parts(text) {
-        Some(parts) => parts,
-        None => {
-            parsed = parse_uid(text, what)?;
-            (parsed.ty.as_str(), parsed.id.as_str())
-        }
-    };
-    match object.get_mut(key) {
-        Some(Json::Object(uid)) => {
-            set_str(uid, "type", ty);
-            set_str(uid, "id", id);
-        }
-        _ => {
-            let mut uid = Map::new();
-            set_str(&mut uid, "type", ty);
-            set_str(&mut uid, "id", id);
-            object.insert(key.to_owned(), Json::Object(uid));
-        }
-    }
-    Ok(())
-}
-
-thread_local! {
-    /// The request object of the fast path, kept per thread and overwritten in place, so that
-    /// assembling a request allocates nothing but its context.
-    static REQUEST_OBJECT: std::cell::Cell<Option<Map<String, Json>>> =
-        const { std::cell::Cell::new(None) };
-}
-
 /// A request in the JSON format of `mandate authorize`.
 pub(crate) fn request_from_json(engine: &Engine, text: &str) -> Result<Request, Failure> {
     engine
@@ -274,67 +218,54 @@ pub(crate) struct UidTexts<'a> {
 }
 
 /// A request from the structured fast path: uids as `Type::"id"` text, the context as JSON
-/// text. With a schema (or a context), the request goes through the same reader as the JSON
-/// path, so it is checked against the schema and its context is typed by it, exactly as
-/// `mandate authorize` does. The request object is assembled directly (the parsed context is
-/// moved into it, the uids are written as `{"type", "id"}` without being parsed twice).
+/// text. The uids are parsed here (in the common case by splitting, no expression parser); the
+/// context and the request then go through the facade's `request_from_parts`, the reader of
+/// `mandate authorize` after its uids: checked against the schema, context typed by it. No
+/// JSON is built for the uids.
 pub(crate) fn request_from_parts(
     engine: &Engine,
     uids: &UidTexts<'_>,
     context: Option<&str>,
     on_behalf_of: Vec<Uid>,
 ) -> Result<Request, Failure> {
+    let principal = parse_uid(uids.principal, "request.principal")?;
+    let action = parse_uid(uids.action, "request.action")?;
+    let resource = parse_uid(uids.resource, "request.resource")?;
     let version = engine.version();
     if context.is_none() && version.schema.is_none() {
-        return Ok(Request::new(
-            parse_uid(uids.principal, "request.principal")?,
-            parse_uid(uids.action, "request.action")?,
-            parse_uid(uids.resource, "request.resource")?,
-        )
-        .on_behalf_of(on_behalf_of));
+        return Ok(Request::new(principal, action, resource).on_behalf_of(on_behalf_of));
     }
-    let mut json = Json::Object(REQUEST_OBJECT.take().unwrap_or_default());
-    let parsed = fill_and_read(&mut json, uids, context, version.schema.as_deref());
-    if let Json::Object(mut object) = json {
-        // Drop the context now rather than at the next call.
-        set_value(&mut object, "context", Json::Null);
-        REQUEST_OBJECT.set(Some(object));
-    }
-    let parsed = parsed?;
-    Ok(Request {
-        principal: parsed.request.principal,
-        action: parsed.request.action,
-        resource: parsed.request.resource,
-        context: parsed.request.context,
-        on_behalf_of,
-    })
-}
-
-/// Writes the request into `json` (a reused object) and reads it as `mandate authorize` does.
-fn fill_and_read(
-    json: &mut Json,
-    uids: &UidTexts<'_>,
-    context: Option<&str>,
-    schema: Option<&mandate::Schema>,
-) -> Result<mandate::ParsedRequest, Failure> {
-    let Json::Object(object) = &mut *json else {
-        return Err(Failure::request("internal: the request is not an object"));
-    };
-    set_uid(object, "principal", uids.principal, "request.principal")?;
-    set_uid(object, "action", uids.action, "request.action")?;
-    set_uid(object, "resource", uids.resource, "request.resource")?;
     let context = match context {
-        None => Json::Object(Map::new()),
-        Some(text) => mandate::parse_json_bounded(text)
-            .map_err(|e| Failure::request(format!("invalid context JSON: {}", e.message)))?,
+        None => None,
+        Some(text) => Some(
+            mandate::parse_json_bounded(text)
+                .map_err(|e| Failure::request(format!("invalid context JSON: {}", e.message)))?,
+        ),
     };
-    set_value(object, "context", context);
-    mandate::request_from_json(json, schema).map_err(|e| {
+    let parsed = mandate::request_from_parts(
+        mandate::RequestParts {
+            principal,
+            action,
+            resource,
+            context: context.as_ref(),
+            on_behalf_of,
+            validate: true,
+        },
+        version.schema.as_deref(),
+    )
+    .map_err(|e| {
         let mut message = format!("invalid request: {} (at {})", e.message, e.path);
         if let Some(h) = &e.help {
             message.push_str(&format!("; help: {h}"));
         }
         Failure::request(message)
+    })?;
+    Ok(Request {
+        principal: parsed.request.principal,
+        action: parsed.request.action,
+        resource: parsed.request.resource,
+        context: parsed.request.context,
+        on_behalf_of: parsed.on_behalf_of,
     })
 }
 
