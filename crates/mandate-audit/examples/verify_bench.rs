@@ -23,6 +23,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         signing_key: Some(seed),
         key_id: Some("bench".into()),
         queue_capacity: mandate_audit::DEFAULT_QUEUE_CAPACITY,
+        rotate_bytes: 0,
     };
     let started = Instant::now();
     let log = AuditLog::open(&path, options.clone())?;

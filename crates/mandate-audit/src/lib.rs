@@ -121,7 +121,8 @@
 //! returning, so an acknowledged entry survives a crash or power loss ([`AuditWriter`] batches the
 //! appends of concurrent callers into one write and one sync). With
 //! [`Durability::Buffered`] each line is handed to the operating system on append and synced at
-//! checkpoints. Entries are always synced before the checkpoint that covers them. A failed write
+//! checkpoints. Entries are always synced before the checkpoint that covers them (the checkpoint
+//! line itself with the next sync, or at once by `checkpoint`, `close` and rotation). A failed write
 //! or sync poisons the [`AuditLog`]: further appends fail until the log is opened again.
 //!
 //! [`AuditLog::open`] verifies the whole existing file (a full pass, not only the tail after
@@ -149,6 +150,7 @@ pub use keys::{
 pub use log::{AuditError, AuditLog, AuditOptions, DEFAULT_QUEUE_CAPACITY, Durability};
 pub use mask::{Mask, REDACTED, mask};
 pub use verify::{
-    Anchor, VerifyError, VerifyErrorKind, VerifyOptions, VerifyReport, verify, verify_reader,
+    Anchor, FilesVerifyError, VerifyError, VerifyErrorKind, VerifyOptions, VerifyReport, log_files,
+    verify, verify_dir, verify_files, verify_reader,
 };
 pub use writer::{AuditWriter, DeferredRecord, WriterStats};

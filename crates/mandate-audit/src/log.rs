@@ -47,6 +47,11 @@ pub struct AuditOptions {
     /// that finds it full waits for room (back-pressure, never a dropped record). Default 4096;
     /// 0 counts as 1. Unused by [`AuditLog`] itself.
     pub queue_capacity: usize,
+    /// Rotate the file once it reaches this many bytes (0, the default: never): the writer seals
+    /// it with a checkpoint, renames it to `STEM.NNNNNN.EXT` (`audit.000001.jsonl`, numbered
+    /// from 1) and continues the same chain (sequence numbers, hashes, checkpoint indexes) in a
+    /// new file at the configured path. Verify the directory with [`crate::verify_dir`].
+    pub rotate_bytes: u64,
 }
 
 impl Default for AuditOptions {
@@ -57,6 +62,7 @@ impl Default for AuditOptions {
             signing_key: None,
             key_id: None,
             queue_capacity: DEFAULT_QUEUE_CAPACITY,
+            rotate_bytes: 0,
         }
     }
 }
@@ -72,6 +78,7 @@ impl fmt::Debug for AuditOptions {
             .field("signing_key", &self.signing_key.map(|_| "[redacted]"))
             .field("key_id", &self.key_id)
             .field("queue_capacity", &self.queue_capacity)
+            .field("rotate_bytes", &self.rotate_bytes)
             .finish()
     }
 }
@@ -160,6 +167,7 @@ pub struct AuditLog {
     path: PathBuf,
     durability: Durability,
     checkpoint_every: u64,
+    rotate_bytes: u64,
     signing_key: Option<SigningKey>,
     key_id: Option<String>,
     torn_bytes_removed: u64,
@@ -190,6 +198,10 @@ struct Inner {
     unsynced: bool,
     poisoned: Option<String>,
     line_buf: Vec<u8>,
+    /// Bytes in the current file.
+    file_len: u64,
+    /// Number of the last rotated file (0: none).
+    rotations: u64,
 }
 
 fn now_ms() -> u64 {
@@ -238,6 +250,12 @@ impl AuditLog {
             false,
             None,
         );
+        // Files rotated away earlier hold the start of the chain.
+        let rotated = rotated_files(path).map_err(io("list the rotated files of"))?;
+        for (_, sibling) in &rotated {
+            scan_sealed(sibling, &mut chain)?;
+        }
+        chain.line = 0;
         let end = scan(BufReader::with_capacity(1 << 16, &file), &mut chain).map_err(|source| {
             AuditError::Corrupt {
                 path: path.to_path_buf(),
@@ -265,11 +283,14 @@ impl AuditLog {
             unsynced: false,
             poisoned: None,
             line_buf: Vec::new(),
+            file_len: end.good_len,
+            rotations: rotated.last().map_or(0, |(number, _)| *number),
         };
         Ok(Self {
             path: path.to_path_buf(),
             durability: options.durability,
             checkpoint_every: options.checkpoint_every,
+            rotate_bytes: options.rotate_bytes,
             signing_key,
             key_id: options.key_id,
             torn_bytes_removed,
@@ -335,10 +356,21 @@ impl AuditLog {
         if let Body::Dropped(count) = body {
             inner.dropped = inner.dropped.saturating_add(count);
         }
-        if self.checkpoint_every > 0 && inner.after_checkpoint >= self.checkpoint_every {
+        let rotate_due = self.rotate_due(&inner, 0);
+        if rotate_due
+            || (self.checkpoint_every > 0 && inner.after_checkpoint >= self.checkpoint_every)
+        {
             // The entry itself is written (and synced in `Fsync` mode), so it is acknowledged;
-            // a failed checkpoint poisons the log and surfaces on the next call.
-            let _poisoned_on_error = self.write_checkpoint(&mut inner);
+            // a failed checkpoint or rotation poisons the log and surfaces on the next call.
+            let _poisoned_on_error = self
+                .write_checkpoint(&mut inner, rotate_due)
+                .and_then(|()| {
+                    if rotate_due {
+                        self.rotate(&mut inner)
+                    } else {
+                        Ok(())
+                    }
+                });
         }
         Ok(seq)
     }
@@ -375,19 +407,26 @@ impl AuditLog {
                 inner.dropped = inner.dropped.saturating_add(*count);
             }
             pending = pending.saturating_add(1);
-            if self.checkpoint_every > 0 && inner.after_checkpoint >= self.checkpoint_every {
+            let rotate_due = self.rotate_due(&inner, buf.len());
+            if rotate_due
+                || (self.checkpoint_every > 0 && inner.after_checkpoint >= self.checkpoint_every)
+            {
                 if let Err(e) = self.write_line(&mut inner, &buf) {
                     error = Some(e);
                     break;
                 }
                 buf.clear();
                 // Syncs the entries, then writes and syncs the checkpoint.
-                let checkpointed = self.write_checkpoint(&mut inner);
+                let checkpointed = self.write_checkpoint(&mut inner, rotate_due);
                 if checkpointed.is_ok() || !inner.unsynced {
                     written = written.saturating_add(pending);
                     pending = 0;
                 }
                 if let Err(e) = checkpointed {
+                    error = Some(e);
+                    break;
+                }
+                if rotate_due && let Err(e) = self.rotate(&mut inner) {
                     error = Some(e);
                     break;
                 }
@@ -444,10 +483,70 @@ impl AuditLog {
         match inner.file.write_all(line) {
             Ok(()) => {
                 inner.unsynced = true;
+                inner.file_len = inner
+                    .file_len
+                    .saturating_add(u64::try_from(line.len()).unwrap_or(u64::MAX));
                 Ok(())
             }
             Err(source) => Err(self.fail(inner, "write to", source)),
         }
+    }
+
+    /// Whether the current file, with `extra` more bytes, has reached the rotation size.
+    fn rotate_due(&self, inner: &Inner, extra: usize) -> bool {
+        self.rotate_bytes > 0
+            && inner
+                .file_len
+                .saturating_add(u64::try_from(extra).unwrap_or(u64::MAX))
+                >= self.rotate_bytes
+    }
+
+    /// Renames the current file (just sealed by a checkpoint) to the next `STEM.NNNNNN.EXT` and
+    /// continues in a new, empty file at the configured path.
+    fn rotate(&self, inner: &mut Inner) -> Result<(), AuditError> {
+        let number = inner.rotations.saturating_add(1);
+        let target = rotated_path(&self.path, number);
+        if target.exists() {
+            let taken = std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                format!("`{}` already exists", target.display()),
+            );
+            return Err(self.fail(inner, "rotate", taken));
+        }
+        if let Err(source) = std::fs::rename(&self.path, &target) {
+            return Err(self.fail(inner, "rotate", source));
+        }
+        let file = match OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create_new(true)
+            .open(&self.path)
+        {
+            Ok(file) => file,
+            Err(source) => return Err(self.fail(inner, "create the next file of", source)),
+        };
+        match file.try_lock_exclusive() {
+            Ok(true) => {}
+            Ok(false) => {
+                let locked = std::io::Error::other("another writer has it open");
+                return Err(self.fail(inner, "lock the next file of", locked));
+            }
+            Err(source) => return Err(self.fail(inner, "lock the next file of", source)),
+        }
+        if let Err(source) = sync_parent_dir(&self.path) {
+            return Err(self.fail(inner, "sync the directory of", source));
+        }
+        // Dropping the old handle releases the lock on the rotated file.
+        inner.file = file;
+        inner.file_len = 0;
+        inner.unsynced = false;
+        inner.rotations = number;
+        Ok(())
+    }
+
+    /// Files rotated away so far.
+    pub fn rotations(&self) -> u64 {
+        self.lock().rotations
     }
 
     fn sync(&self, inner: &mut Inner) -> Result<(), AuditError> {
@@ -460,7 +559,10 @@ impl AuditLog {
         }
     }
 
-    fn write_checkpoint(&self, inner: &mut Inner) -> Result<(), AuditError> {
+    /// Writes a checkpoint for the head. The entries it covers are synced first; the checkpoint
+    /// line itself only with `sync_after` (automatic checkpoints leave it to the next sync: a
+    /// checkpoint lost in a crash leaves entries after the last checkpoint, not damage).
+    fn write_checkpoint(&self, inner: &mut Inner, sync_after: bool) -> Result<(), AuditError> {
         // Entries reach the disk before the checkpoint that covers them.
         if inner.unsynced {
             self.sync(inner)?;
@@ -483,7 +585,9 @@ impl AuditLog {
         let mut line = Vec::with_capacity(320);
         render_checkpoint(&mut line, &checkpoint, sig.as_ref());
         self.write_line(inner, &line)?;
-        self.sync(inner)?;
+        if sync_after {
+            self.sync(inner)?;
+        }
         inner.checkpoints = inner.checkpoints.saturating_add(1);
         inner.after_checkpoint = 0;
         Ok(())
@@ -503,7 +607,7 @@ impl AuditLog {
             }
             return Ok(());
         }
-        self.write_checkpoint(&mut inner)
+        self.write_checkpoint(&mut inner, true)
     }
 
     /// Writes a final checkpoint, syncs, and closes the file.
@@ -561,12 +665,73 @@ impl Drop for AuditLog {
         if inner.poisoned.is_none() && (inner.after_checkpoint > 0 || inner.unsynced) {
             // Best effort: `close` reports errors, drop cannot.
             let _ignored = if inner.after_checkpoint > 0 {
-                self.write_checkpoint(&mut inner)
+                self.write_checkpoint(&mut inner, true)
             } else {
                 self.sync(&mut inner)
             };
         }
     }
+}
+
+/// `STEM.NNNNNN.EXT` beside `path` (`audit.jsonl` → `audit.000001.jsonl`).
+pub(crate) fn rotated_path(path: &Path, number: u64) -> PathBuf {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name = match path.extension() {
+        Some(ext) => format!("{stem}.{number:06}.{}", ext.to_string_lossy()),
+        None => format!("{stem}.{number:06}"),
+    };
+    path.with_file_name(name)
+}
+
+/// The rotation number of `name` if it is a rotated file of `path` (`STEM.<digits>.EXT`).
+pub(crate) fn rotation_number(path: &Path, name: &str) -> Option<u64> {
+    let stem = path.file_stem()?.to_str()?;
+    let rest = name.strip_prefix(stem)?.strip_prefix('.')?;
+    let digits = match path.extension() {
+        Some(ext) => rest.strip_suffix(ext.to_str()?)?.strip_suffix('.')?,
+        None => rest,
+    };
+    if digits.len() < 6 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// The rotated files of the log at `path`, by number.
+pub(crate) fn rotated_files(path: &Path) -> std::io::Result<Vec<(u64, PathBuf)>> {
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if let Some(number) = name.to_str().and_then(|name| rotation_number(path, name)) {
+            found.push((number, entry.path()));
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// Feeds a rotated file to `chain`: it must be complete and end with a checkpoint.
+fn scan_sealed(path: &Path, chain: &mut Chain) -> Result<(), AuditError> {
+    let corrupt = |source| AuditError::Corrupt {
+        path: path.to_path_buf(),
+        source,
+    };
+    chain.line = 0;
+    let file = File::open(path).map_err(|source| AuditError::Io {
+        path: path.to_path_buf(),
+        action: "open",
+        source,
+    })?;
+    let end = scan(BufReader::with_capacity(1 << 16, file), chain).map_err(corrupt)?;
+    crate::verify::check_sealed_file(chain, end).map_err(corrupt)
 }
 
 #[cfg(unix)]

@@ -3,12 +3,12 @@
 use std::fmt;
 use std::fs::File;
 use std::io::{BufReader, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use ed25519_dalek::VerifyingKey;
 
 use crate::canonical::from_hex;
-use crate::chain::{Chain, scan};
+use crate::chain::{Chain, ScanEnd, scan};
 
 /// What [`verify`] checks beyond the file's own consistency.
 #[derive(Debug, Clone, Default)]
@@ -217,6 +217,15 @@ pub enum VerifyErrorKind {
         /// The number of entries found.
         records: u64,
     },
+    /// A file that is not the last of a rotated log does not end with a checkpoint (the writer
+    /// seals every file before rotating it away): its end was cut off.
+    #[error(
+        "{entries} entries after the last checkpoint of a rotated file, which the writer always seals: the file was cut short"
+    )]
+    UnsealedFile {
+        /// Entries after its last checkpoint.
+        entries: u64,
+    },
     /// The anchor entry has a different hash: history was rewritten.
     #[error("entry seq {seq} differs from the anchor: history rewritten")]
     AnchorMismatch {
@@ -267,6 +276,161 @@ pub fn verify(path: &Path, options: VerifyOptions) -> Result<VerifyReport, Verif
     verify_reader(file, options)
 }
 
+/// A rotated file, not the last of its log, must be complete and end with a checkpoint.
+pub(crate) fn check_sealed_file(chain: &Chain, end: ScanEnd) -> Result<(), VerifyError> {
+    if end.torn_len > 0 {
+        return Err(VerifyError {
+            line: Some(chain.line.saturating_add(1)),
+            seq: None,
+            kind: VerifyErrorKind::TornLine,
+        });
+    }
+    let entries = chain.after_last_checkpoint();
+    if entries > 0 {
+        return Err(VerifyError {
+            line: None,
+            seq: chain.next_seq.checked_sub(1),
+            kind: VerifyErrorKind::UnsealedFile { entries },
+        });
+    }
+    Ok(())
+}
+
+/// Why a log of several files (see [`verify_dir`]) did not verify, and in which file.
+#[derive(Debug)]
+pub struct FilesVerifyError {
+    /// The file the problem is in; `None` for conditions of the whole log (options, an empty
+    /// directory, too few records, a missing anchor).
+    pub file: Option<PathBuf>,
+    /// What is wrong, with the line number within `file`.
+    pub error: VerifyError,
+}
+
+impl fmt::Display for FilesVerifyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.file {
+            Some(file) => write!(f, "{}: {}", file.display(), self.error),
+            None => write!(f, "{}", self.error),
+        }
+    }
+}
+
+impl std::error::Error for FilesVerifyError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
+/// The files of the log in `dir`, in chain order: every `*.jsonl` file, rotated files
+/// (`STEM.NNNNNN.jsonl`) by number before the file they were rotated from (`STEM.jsonl`).
+/// Keep one log per directory.
+///
+/// # Errors
+///
+/// The directory cannot be read.
+pub fn log_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files: Vec<((String, u8, u64, String), PathBuf)> = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()).map(str::to_owned) else {
+            continue;
+        };
+        if !name.ends_with(".jsonl") || !path.is_file() {
+            continue;
+        }
+        // `STEM.NNNNNN.jsonl` sorts as (STEM, 0, N); `STEM.jsonl` as (STEM, 1, 0).
+        let key = name
+            .strip_suffix(".jsonl")
+            .and_then(|rest| rest.rsplit_once('.'))
+            .and_then(|(stem, _digits)| {
+                let base = dir.join(format!("{stem}.jsonl"));
+                crate::log::rotation_number(&base, &name).map(|n| (stem.to_owned(), 0, n))
+            })
+            .map_or_else(
+                || {
+                    let stem = name.trim_end_matches(".jsonl").to_owned();
+                    (stem, 1, 0, name.clone())
+                },
+                |(stem, rank, number)| (stem, rank, number, name.clone()),
+            );
+        files.push((key, path));
+    }
+    files.sort();
+    Ok(files.into_iter().map(|(_, path)| path).collect())
+}
+
+/// Verifies a log split over `files` (in chain order) as one chain: sequence numbers, hashes
+/// and checkpoint indexes continue from one file to the next, every file but the last is
+/// complete and ends with a checkpoint, and `options` apply to the whole. A deleted, reordered,
+/// duplicated or cut-short file is detected (except the last ones, as for the end of a single
+/// file: see [`VerifyOptions::min_records`] and [`VerifyOptions::anchor`]).
+///
+/// # Errors
+///
+/// The first problem found, with its file and line.
+pub fn verify_files(
+    files: &[PathBuf],
+    options: VerifyOptions,
+) -> Result<VerifyReport, FilesVerifyError> {
+    let whole = |error| FilesVerifyError { file: None, error };
+    let mut chain = chain_for(&options).map_err(whole)?;
+    let Some((last, earlier)) = files.split_last() else {
+        return Err(whole(option_error(VerifyErrorKind::Io(
+            std::io::Error::new(std::io::ErrorKind::NotFound, "no audit log files (*.jsonl)"),
+        ))));
+    };
+    for file in earlier.iter().chain(std::iter::once(last)) {
+        let in_file = |error| FilesVerifyError {
+            file: Some(file.clone()),
+            error,
+        };
+        chain.line = 0;
+        let reader =
+            File::open(file).map_err(|err| in_file(option_error(VerifyErrorKind::Io(err))))?;
+        let end = scan(BufReader::with_capacity(1 << 16, reader), &mut chain).map_err(in_file)?;
+        if file == last {
+            if end.torn_len > 0 {
+                return Err(in_file(VerifyError {
+                    line: Some(chain.line.saturating_add(1)),
+                    seq: None,
+                    kind: VerifyErrorKind::TornLine,
+                }));
+            }
+        } else {
+            check_sealed_file(&chain, end).map_err(in_file)?;
+        }
+    }
+    finish(&chain, &options).map_err(whole)
+}
+
+/// [`verify_files`] over [`log_files`] of `dir`.
+///
+/// # Errors
+///
+/// As [`verify_files`]; an unreadable or empty directory.
+pub fn verify_dir(dir: &Path, options: VerifyOptions) -> Result<VerifyReport, FilesVerifyError> {
+    let files = log_files(dir).map_err(|err| FilesVerifyError {
+        file: Some(dir.to_path_buf()),
+        error: option_error(VerifyErrorKind::Io(err)),
+    })?;
+    verify_files(&files, options)
+}
+
+fn finish(chain: &Chain, options: &VerifyOptions) -> Result<VerifyReport, VerifyError> {
+    let report = chain.finish(options.min_records)?;
+    if options.require_sealed && report.after_last_checkpoint > 0 {
+        return Err(VerifyError {
+            line: None,
+            seq: report.last_seq,
+            kind: VerifyErrorKind::Unsealed {
+                entries: report.after_last_checkpoint,
+            },
+        });
+    }
+    Ok(report)
+}
+
 /// [`verify`] over any byte source (an in-memory copy, a pipe). Never panics, whatever the bytes.
 ///
 /// # Errors
@@ -285,15 +449,5 @@ pub fn verify_reader<R: Read>(
             kind: VerifyErrorKind::TornLine,
         });
     }
-    let report = chain.finish(options.min_records)?;
-    if options.require_sealed && report.after_last_checkpoint > 0 {
-        return Err(VerifyError {
-            line: None,
-            seq: report.last_seq,
-            kind: VerifyErrorKind::Unsealed {
-                entries: report.after_last_checkpoint,
-            },
-        });
-    }
-    Ok(report)
+    finish(&chain, &options)
 }

@@ -81,6 +81,10 @@ struct State {
     shutdown: bool,
     /// Set after a failed write or sync: every later append fails at once.
     failed: Option<String>,
+    /// The writer thread waits on `work` (callers wake it only then: a notify is a system call).
+    writer_waiting: bool,
+    /// Callers waiting on `space`.
+    space_waiters: usize,
 }
 
 struct Shared {
@@ -197,6 +201,8 @@ impl AuditWriter {
                 queue: VecDeque::with_capacity(capacity.min(1 << 16)),
                 shutdown: false,
                 failed: None,
+                writer_waiting: false,
+                space_waiters: 0,
             }),
             work: Condvar::new(),
             space: Condvar::new(),
@@ -327,16 +333,21 @@ impl AuditWriter {
                 break;
             }
             shared.full_waits.fetch_add(1, Ordering::Relaxed);
+            state.space_waiters = state.space_waiters.saturating_add(1);
             state = shared
                 .space
                 .wait(state)
                 .unwrap_or_else(PoisonError::into_inner);
+            state.space_waiters = state.space_waiters.saturating_sub(1);
         }
         state.queue.push_back(job);
         let depth = u64::try_from(state.queue.len()).unwrap_or(u64::MAX);
         shared.max_depth.fetch_max(depth, Ordering::Relaxed);
+        let wake = std::mem::replace(&mut state.writer_waiting, false);
         drop(state);
-        shared.work.notify_one();
+        if wake {
+            shared.work.notify_one();
+        }
         Ok(())
     }
 
@@ -452,20 +463,25 @@ struct Prepared {
 fn run(shared: &Shared, log: &AuditLog, durability: Durability) {
     let mut jobs: Vec<Job> = Vec::new();
     loop {
-        {
+        let waiters = {
             let mut state = shared.lock();
             while state.queue.is_empty() && !state.shutdown {
+                state.writer_waiting = true;
                 state = shared
                     .work
                     .wait(state)
                     .unwrap_or_else(PoisonError::into_inner);
             }
+            state.writer_waiting = false;
             if state.queue.is_empty() {
                 return;
             }
             jobs.extend(state.queue.drain(..));
+            state.space_waiters
+        };
+        if waiters > 0 {
+            shared.space.notify_all();
         }
-        shared.space.notify_all();
         shared.batches.fetch_add(1, Ordering::Relaxed);
         process(shared, log, durability, &mut jobs);
         if durability == Durability::Buffered && shared.lock().queue.is_empty() {

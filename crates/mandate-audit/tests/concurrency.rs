@@ -16,6 +16,7 @@ fn run(threads: u64, per_thread: u64, durability: Durability) {
         signing_key: Some([3; 32]),
         key_id: Some("k".into()),
         queue_capacity: mandate_audit::DEFAULT_QUEUE_CAPACITY,
+        rotate_bytes: 0,
     };
     let log = Arc::new(AuditLog::open(&path, options).unwrap());
     let handles: Vec<_> = (0..threads)

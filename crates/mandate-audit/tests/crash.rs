@@ -43,6 +43,7 @@ fn crash_child() {
         signing_key: Some(common::SEED),
         key_id: None,
         queue_capacity: mandate_audit::DEFAULT_QUEUE_CAPACITY,
+        rotate_bytes: 0,
     };
     let log = AuditLog::open(std::path::Path::new(&path), options).unwrap();
     let mut stdout = std::io::stdout().lock();
@@ -172,6 +173,7 @@ fn writer_crash_child() {
                 signing_key: Some(common::SEED),
                 key_id: None,
                 queue_capacity: 16,
+                rotate_bytes: 0,
             },
         )
         .unwrap(),

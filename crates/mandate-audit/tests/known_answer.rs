@@ -155,6 +155,7 @@ fn checkpoint_signature_matches_documented_message() {
         signing_key: Some(common::SEED),
         key_id: Some("k\"1".to_owned()),
         queue_capacity: mandate_audit::DEFAULT_QUEUE_CAPACITY,
+        rotate_bytes: 0,
     };
     let log = AuditLog::open(&path, options).unwrap();
     log.append(json!({"a": 1})).unwrap();

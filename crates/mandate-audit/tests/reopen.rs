@@ -24,6 +24,7 @@ fn options() -> AuditOptions {
         signing_key: Some(common::SEED),
         key_id: None,
         queue_capacity: mandate_audit::DEFAULT_QUEUE_CAPACITY,
+        rotate_bytes: 0,
     }
 }
 

@@ -22,6 +22,7 @@ fn options(durability: Durability, queue_capacity: usize) -> AuditOptions {
         signing_key: Some(common::SEED),
         key_id: Some("k".into()),
         queue_capacity,
+        rotate_bytes: 0,
     }
 }
 

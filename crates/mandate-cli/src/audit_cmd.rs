@@ -18,7 +18,8 @@ enum AuditCommand {
     /// Verify a log: every record's hash and link, sequence numbers, checkpoints and (with a
     /// public key) their signatures.
     Verify {
-        /// The log file (e.g. STATE_DIR/audit/audit.jsonl).
+        /// The log file (e.g. STATE_DIR/audit/audit.jsonl), or a directory holding one log split by
+        /// rotation (its `*.jsonl` files verified as one chain).
         file: PathBuf,
         /// The writer's Ed25519 public key (64 hex digits) or a file holding it.
         #[arg(long)]
@@ -100,8 +101,11 @@ pub fn run(args: &AuditArgs) -> u8 {
                     return 2;
                 }
             };
-            if !file.is_file() {
-                err(&format!("error: `{}` is not a file\n", file.display()));
+            if !file.is_file() && !file.is_dir() {
+                err(&format!(
+                    "error: `{}` is not a file or directory\n",
+                    file.display()
+                ));
                 return 2;
             }
             let options = VerifyOptions {
@@ -111,7 +115,27 @@ pub fn run(args: &AuditArgs) -> u8 {
                 min_records: *min_records,
                 anchor,
             };
-            match mandate::audit_log::verify(file, options) {
+            let verified = if file.is_dir() {
+                let files = match mandate::audit_log::log_files(file) {
+                    Ok(files) if !files.is_empty() => files,
+                    Ok(_) => {
+                        err(&format!(
+                            "error: `{}` holds no audit log (*.jsonl)\n",
+                            file.display()
+                        ));
+                        return 2;
+                    }
+                    Err(e) => {
+                        err(&format!("error: cannot read `{}`: {e}\n", file.display()));
+                        return 2;
+                    }
+                };
+                mandate::audit_log::verify_files(&files, options).map_err(|e| e.to_string())
+            } else {
+                mandate::audit_log::verify(file, options)
+                    .map_err(|e| format!("{}: {e}", file.display()))
+            };
+            match verified {
                 Ok(r) => {
                     match format {
                         crate::check::Format::Json => out(&format!(
@@ -152,7 +176,7 @@ pub fn run(args: &AuditArgs) -> u8 {
                             serde_json::json!({"ok": false, "error": e.to_string()})
                         )),
                         crate::check::Format::Human => {
-                            err(&format!("error: {}: {e}\n", file.display()));
+                            err(&format!("error: {e}\n"));
                         }
                     }
                     1
