@@ -10,6 +10,7 @@ use mandate_validate::schema::{ActionId, RecordType, Schema, Type};
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use smol_str::SmolStr;
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
 use std::sync::Arc;
 
 /// Deepest JSON nesting accepted in entity data, context and requests.
@@ -36,6 +37,33 @@ pub struct Entities {
     map: HashMap<Uid, Arc<Entity>>,
 }
 
+/// A JSON path written only when an error needs it: `{parent}{suffix}`, e.g. `$[3]` + `.uid`.
+struct Sub<'a>(&'a dyn fmt::Display, &'static str);
+
+impl fmt::Display for Sub<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{}", self.0, self.1)
+    }
+}
+
+/// `{parent}.{key}`.
+struct Key<'a>(&'a dyn fmt::Display, &'a str);
+
+impl fmt::Display for Key<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.0, self.1)
+    }
+}
+
+/// `{parent}[{index}]`.
+struct Idx<'a>(&'a dyn fmt::Display, usize);
+
+impl fmt::Display for Idx<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}[{}]", self.0, self.1)
+    }
+}
+
 /// A problem in JSON input, with the JSON path where it is.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{path}: {message}")]
@@ -49,7 +77,7 @@ pub struct JsonError {
 }
 
 impl JsonError {
-    fn new(path: &str, message: impl Into<String>) -> Self {
+    fn new(path: impl fmt::Display, message: impl Into<String>) -> Self {
         JsonError {
             path: path.to_string(),
             message: message.into(),
@@ -146,12 +174,12 @@ impl Entities {
             let uid_json = obj
                 .get("uid")
                 .ok_or_else(|| JsonError::new(&path, "entity has no `uid`"))?;
-            let uid = uid_from_json(uid_json, &format!("{path}.uid"))?;
+            let uid = uid_at(uid_json, &Sub(&path, ".uid"))?;
             let entity_def = match schema {
                 Some(s) if !is_action_type(&uid.ty) => {
                     Some(s.entity_types.get(uid.ty.as_str()).ok_or_else(|| {
                         JsonError::new(
-                            &format!("{path}.uid"),
+                            &Sub(&path, ".uid"),
                             format!("entity type `{}` is not declared in the schema", uid.ty),
                         )
                     })?)
@@ -163,32 +191,32 @@ impl Entities {
                 && !ids.contains(&uid.id)
             {
                 return Err(JsonError::new(
-                    &format!("{path}.uid"),
+                    &Sub(&path, ".uid"),
                     format!("`{uid}` is not one of the enumerated ids of `{}`", uid.ty),
                 ));
             }
             let mut entity = Entity::default();
             if let Some(attrs) = obj.get("attrs") {
-                let apath = format!("{path}.attrs");
+                let apath = Sub(&path, ".attrs");
                 let attrs_obj = attrs
                     .as_object()
                     .ok_or_else(|| JsonError::new(&apath, "expected an object of attributes"))?;
                 let shape = entity_def.map(|d| &d.shape);
                 entity.attrs = record_fields_from_json(attrs_obj, shape, &apath, 1)?;
             } else if let Some(def) = entity_def {
-                check_required(&BTreeMap::new(), &def.shape, &format!("{path}.attrs"))?;
+                check_required(&BTreeMap::new(), &def.shape, &Sub(&path, ".attrs"))?;
             }
             if let Some(parents) = obj.get("parents") {
-                let ppath = format!("{path}.parents");
+                let ppath = Sub(&path, ".parents");
                 let arr = parents.as_array().ok_or_else(|| {
                     JsonError::new(&ppath, "expected an array of parent entities")
                 })?;
                 for (j, p) in arr.iter().enumerate() {
-                    let parent = uid_from_json(p, &format!("{ppath}[{j}]"))?;
+                    let parent = uid_at(p, &Idx(&ppath, j))?;
                     // As in Cedar, with or without a schema: actions are only grouped by actions.
                     if is_action_type(&uid.ty) && !is_action_type(&parent.ty) {
                         return Err(JsonError::new(
-                            &format!("{ppath}[{j}]"),
+                            &Idx(&ppath, j),
                             format!("action `{uid}` cannot have the non-action parent `{parent}`"),
                         )
                         .help("the parents of an action must be actions"));
@@ -197,7 +225,7 @@ impl Entities {
                         && !def.parents.contains(&parent.ty)
                     {
                         return Err(JsonError::new(
-                            &format!("{ppath}[{j}]"),
+                            &Idx(&ppath, j),
                             format!(
                                 "`{uid}` cannot have a parent of type `{}` according to the schema",
                                 parent.ty
@@ -208,7 +236,7 @@ impl Entities {
                 }
             }
             if let Some(tags) = obj.get("tags") {
-                let tpath = format!("{path}.tags");
+                let tpath = Sub(&path, ".tags");
                 let tags_obj = tags
                     .as_object()
                     .ok_or_else(|| JsonError::new(&tpath, "expected an object of tags"))?;
@@ -226,13 +254,13 @@ impl Entities {
                     None => None,
                 };
                 for (k, v) in tags_obj {
-                    let val = value_from_json(v, tag_ty, &format!("{tpath}.{k}"), 1)?;
+                    let val = value_from_json(v, tag_ty, &Key(&tpath, k), 1)?;
                     entity.tags.insert(SmolStr::new(k), val);
                 }
             }
             if map.contains_key(&uid) {
                 return Err(JsonError::new(
-                    &format!("{path}.uid"),
+                    &Sub(&path, ".uid"),
                     format!("duplicate entity `{uid}`"),
                 )
                 .help("each entity may appear once"));
@@ -446,11 +474,15 @@ impl<'de> serde::de::Visitor<'de> for NoDuplicateKeysVisitor {
 ///
 /// # Errors
 /// When the value is none of these.
-pub fn uid_from_json(v: &serde_json::Value, path: &str) -> Result<Uid, JsonError> {
+pub fn uid_from_json(v: &serde_json::Value, path: impl fmt::Display) -> Result<Uid, JsonError> {
+    uid_at(v, &path)
+}
+
+fn uid_at(v: &serde_json::Value, path: &dyn fmt::Display) -> Result<Uid, JsonError> {
     match v {
         serde_json::Value::Object(obj) => {
             if let Some(inner) = obj.get("__entity") {
-                return uid_from_json(inner, &format!("{path}.__entity"));
+                return uid_at(inner, &Sub(&path, ".__entity"));
             }
             let ty = obj.get("type").and_then(serde_json::Value::as_str);
             let id = obj.get("id").and_then(serde_json::Value::as_str);
@@ -486,7 +518,7 @@ const RESERVED_NAMES: &[&str] = &[
 ///
 /// # Errors
 /// A malformed name.
-pub fn check_type_name(ty: &str, path: &str) -> Result<(), JsonError> {
+pub fn check_type_name(ty: &str, path: impl fmt::Display) -> Result<(), JsonError> {
     let ok = !ty.is_empty()
         && ty.split("::").all(|part| {
             let mut cs = part.chars();
@@ -531,12 +563,12 @@ fn parse_uid_with_parser(s: &str) -> Option<Uid> {
 fn record_fields_from_json(
     obj: &serde_json::Map<String, serde_json::Value>,
     shape: Option<&RecordType>,
-    path: &str,
+    path: &dyn fmt::Display,
     depth: usize,
 ) -> Result<BTreeMap<SmolStr, Value>, JsonError> {
     let mut out = BTreeMap::new();
     for (k, v) in obj {
-        let fpath = format!("{path}.{k}");
+        let fpath = Key(path, k);
         let expected = match shape {
             Some(shape) => match shape.attrs.get(k.as_str()) {
                 Some(a) => Some(&a.ty),
@@ -571,7 +603,7 @@ fn record_fields_from_json(
 fn check_required(
     fields: &BTreeMap<SmolStr, Value>,
     shape: &RecordType,
-    path: &str,
+    path: &dyn fmt::Display,
 ) -> Result<(), JsonError> {
     for (name, attr) in &shape.attrs {
         if attr.required && !fields.contains_key(name) {
@@ -694,7 +726,7 @@ fn extension_value(
     func: &str,
     args: &[serde_json::Value],
     single: bool,
-    path: &str,
+    path: &dyn fmt::Display,
     depth: usize,
 ) -> Result<Value, JsonError> {
     if let (true, [serde_json::Value::String(s)]) = (single, args)
@@ -712,12 +744,11 @@ fn extension_value(
     }
     let mut vals = Vec::with_capacity(args.len());
     for (i, item) in args.iter().enumerate() {
-        let ipath = if single {
-            format!("{path}.__extn.arg")
-        } else {
-            format!("{path}.__extn.args[{i}]")
-        };
-        vals.push(value_from_json(item, None, &ipath, depth + 1)?);
+        let arg = Sub(path, ".__extn.arg");
+        let args = Sub(path, ".__extn.args");
+        let indexed = Idx(&args, i);
+        let ipath: &dyn fmt::Display = if single { &arg } else { &indexed };
+        vals.push(value_from_json(item, None, ipath, depth + 1)?);
     }
     crate::eval::call_extension(func, &vals).map_err(|e| JsonError::new(path, e.to_string()))
 }
@@ -729,7 +760,7 @@ fn extension_value(
 pub fn value_from_json(
     v: &serde_json::Value,
     expected: Option<&Type>,
-    path: &str,
+    path: &dyn fmt::Display,
     depth: usize,
 ) -> Result<Value, JsonError> {
     use serde_json::Value as J;
@@ -745,7 +776,7 @@ pub fn value_from_json(
         // Without a schema, Cedar's rules decide what is an escape; other objects are records.
         match escape_of(obj) {
             Some(Escape::Entity { ty, id }) => {
-                check_type_name(ty, &format!("{path}.__entity"))?;
+                check_type_name(ty, &Sub(&path, ".__entity"))?;
                 return Ok(Value::entity(Uid::new(ty, id)));
             }
             Some(Escape::Extn { func, args, single }) => {
@@ -763,7 +794,7 @@ pub fn value_from_json(
     // Escapes first: they are explicit about their type.
     if let (Some(_), J::Object(obj)) = (expected, v) {
         if let Some(inner) = obj.get("__entity") {
-            let uid = uid_from_json(inner, &format!("{path}.__entity"))?;
+            let uid = uid_at(inner, &Sub(&path, ".__entity"))?;
             return check_entity_type(uid, expected, path);
         }
         if let Some(inner) = obj.get("__extn") {
@@ -785,7 +816,7 @@ pub fn value_from_json(
                         vals.push(value_from_json(
                             item,
                             None,
-                            &format!("{path}.__extn.args[{i}]"),
+                            &Idx(&Sub(&path, ".__extn.args"), i),
                             depth + 1,
                         )?);
                     }
@@ -837,12 +868,7 @@ pub fn value_from_json(
             J::Array(items) => {
                 let mut set = BTreeSet::new();
                 for (i, item) in items.iter().enumerate() {
-                    set.insert(value_from_json(
-                        item,
-                        None,
-                        &format!("{path}[{i}]"),
-                        depth + 1,
-                    )?);
+                    set.insert(value_from_json(item, None, &Idx(&path, i), depth + 1)?);
                 }
                 Ok(Value::Set(Arc::new(set)))
             }
@@ -865,7 +891,7 @@ pub fn value_from_json(
                     set.insert(value_from_json(
                         item,
                         Some(elem),
-                        &format!("{path}[{i}]"),
+                        &Idx(&path, i),
                         depth + 1,
                     )?);
                 }
@@ -875,7 +901,7 @@ pub fn value_from_json(
                 record_fields_from_json(obj, Some(rt), path, depth)?,
             ))),
             (Type::Entity(_), J::Object(_)) => {
-                let uid = uid_from_json(v, path)?;
+                let uid = uid_at(v, path)?;
                 check_entity_type(uid, expected, path)
             }
             (Type::Extension(name), J::String(s)) => {
@@ -897,7 +923,11 @@ fn ext_matches(name: &str, ext: &ExtValue) -> bool {
     )
 }
 
-fn check_entity_type(uid: Uid, expected: Option<&Type>, path: &str) -> Result<Value, JsonError> {
+fn check_entity_type(
+    uid: Uid,
+    expected: Option<&Type>,
+    path: &dyn fmt::Display,
+) -> Result<Value, JsonError> {
     match expected {
         None => Ok(Value::entity(uid)),
         Some(Type::Entity(ty)) if *ty == uid.ty => Ok(Value::entity(uid)),
@@ -943,7 +973,7 @@ fn json_kind(v: &serde_json::Value) -> &'static str {
 pub fn context_from_json(
     v: &serde_json::Value,
     expected: Option<&RecordType>,
-    path: &str,
+    path: &dyn fmt::Display,
 ) -> Result<Value, JsonError> {
     match v {
         serde_json::Value::Object(obj) if escape_of(obj).is_some() => Err(JsonError::new(

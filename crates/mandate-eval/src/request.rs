@@ -188,11 +188,11 @@ pub fn request_from_parts(
         .and_then(|d| d.applies_to.as_ref())
         .map(|a| &a.context);
     let context = match context {
-        Some(c) => context_from_json(c, context_type, "$.context")?,
+        Some(c) => context_from_json(c, context_type, &"$.context")?,
         None => context_from_json(
             &serde_json::Value::Object(serde_json::Map::new()),
             context_type,
-            "$.context",
+            &"$.context",
         )?,
     };
     Ok(ParsedRequest {
