@@ -179,7 +179,7 @@ impl Entities {
                 Some(s) if !is_action_type(&uid.ty) => {
                     Some(s.entity_types.get(uid.ty.as_str()).ok_or_else(|| {
                         JsonError::new(
-                            &Sub(&path, ".uid"),
+                            Sub(&path, ".uid"),
                             format!("entity type `{}` is not declared in the schema", uid.ty),
                         )
                     })?)
@@ -191,7 +191,7 @@ impl Entities {
                 && !ids.contains(&uid.id)
             {
                 return Err(JsonError::new(
-                    &Sub(&path, ".uid"),
+                    Sub(&path, ".uid"),
                     format!("`{uid}` is not one of the enumerated ids of `{}`", uid.ty),
                 ));
             }
@@ -216,7 +216,7 @@ impl Entities {
                     // As in Cedar, with or without a schema: actions are only grouped by actions.
                     if is_action_type(&uid.ty) && !is_action_type(&parent.ty) {
                         return Err(JsonError::new(
-                            &Idx(&ppath, j),
+                            Idx(&ppath, j),
                             format!("action `{uid}` cannot have the non-action parent `{parent}`"),
                         )
                         .help("the parents of an action must be actions"));
@@ -225,7 +225,7 @@ impl Entities {
                         && !def.parents.contains(&parent.ty)
                     {
                         return Err(JsonError::new(
-                            &Idx(&ppath, j),
+                            Idx(&ppath, j),
                             format!(
                                 "`{uid}` cannot have a parent of type `{}` according to the schema",
                                 parent.ty
@@ -260,7 +260,7 @@ impl Entities {
             }
             if map.contains_key(&uid) {
                 return Err(JsonError::new(
-                    &Sub(&path, ".uid"),
+                    Sub(&path, ".uid"),
                     format!("duplicate entity `{uid}`"),
                 )
                 .help("each entity may appear once"));
@@ -388,7 +388,7 @@ pub fn parse_json_bounded(text: &str) -> Result<serde_json::Value, JsonError> {
                 if depth > MAX_JSON_DEPTH {
                     let line = text.get(..i).map_or(1, |s| s.matches('\n').count() + 1);
                     return Err(JsonError::new(
-                        &format!("line {line}"),
+                        format!("line {line}"),
                         format!("JSON nesting is too deep (limit {MAX_JSON_DEPTH})"),
                     ));
                 }
@@ -401,7 +401,7 @@ pub fn parse_json_bounded(text: &str) -> Result<serde_json::Value, JsonError> {
         .map(|v| v.0)
         .map_err(|e| {
             JsonError::new(
-                &format!("line {} column {}", e.line(), e.column()),
+                format!("line {} column {}", e.line(), e.column()),
                 format!("invalid JSON: {e}"),
             )
         })
@@ -776,7 +776,7 @@ pub fn value_from_json(
         // Without a schema, Cedar's rules decide what is an escape; other objects are records.
         match escape_of(obj) {
             Some(Escape::Entity { ty, id }) => {
-                check_type_name(ty, &Sub(&path, ".__entity"))?;
+                check_type_name(ty, Sub(&path, ".__entity"))?;
                 return Ok(Value::entity(Uid::new(ty, id)));
             }
             Some(Escape::Extn { func, args, single }) => {

@@ -66,7 +66,7 @@ pub fn request_from_json(
             .as_array()
             .ok_or_else(|| err("$.on_behalf_of", "expected an array of entities"))?;
         for (i, item) in items.iter().enumerate() {
-            on_behalf_of.push(uid_from_json(item, &format!("$.on_behalf_of[{i}]"))?);
+            on_behalf_of.push(uid_from_json(item, format!("$.on_behalf_of[{i}]"))?);
         }
     }
     request_from_parts(
