@@ -5,9 +5,13 @@
 #
 # Creates bindings/python/.venv when missing (or broken), installs maturin, pytest and mypy into
 # it from the package registry, builds the extension with `maturin develop --release` and runs
-# `pytest bindings/python/tests`. Honours CARGO_TARGET_DIR. Framework tests (MCP, LangChain,
-# OpenAI Agents SDK, CrewAI) run only when the framework is installed in the venv, e.g.
-#   bindings/python/.venv/bin/python -m pip install 'mcp==2.3.0' 'langchain==1.5.0'
+# `pytest bindings/python/tests`. Honours CARGO_TARGET_DIR.
+#
+# The framework guards are tested end to end against the real frameworks, so the venv also gets
+# MCP, LangChain, the OpenAI Agents SDK and cedarpy (for the agreement test and the benchmark),
+# at the versions pinned below (about 30 s the first time). CrewAI is a ~1 GB install: its test
+# runs only when MANDATE_PY_CREWAI=1 (it installs crewai) or crewai is already installed.
+# MANDATE_PY_FRAMEWORKS=0 skips the framework installs (their tests then say they skip).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -21,6 +25,15 @@ fi
 PY=$VENV/bin/python
 "$PY" -m pip install --quiet --disable-pip-version-check \
   'maturin>=1.16,<2' 'pytest>=8' 'mypy>=1.10'
+if [ "${MANDATE_PY_FRAMEWORKS:-1}" != 0 ]; then
+  echo "installing the frameworks the guards are tested against"
+  "$PY" -m pip install --quiet --disable-pip-version-check \
+    'mcp==2.3.0' 'langchain==1.5.2' 'langchain-core==1.8.3' 'openai-agents==0.24.0' \
+    'cedarpy==4.12.2'
+fi
+if [ "${MANDATE_PY_CREWAI:-0}" = 1 ]; then
+  "$PY" -m pip install --quiet --disable-pip-version-check 'crewai==1.15.30'
+fi
 
 # maturin installs into the active virtual environment.
 export VIRTUAL_ENV=$VENV

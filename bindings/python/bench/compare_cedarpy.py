@@ -41,6 +41,15 @@ def shared_dir() -> Path | None:
     return None
 
 
+def cedarpy_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("cedarpy")
+    except Exception:  # noqa: BLE001 - only for the report line
+        return "not installed"
+
+
 def uid_text(e: Dict[str, str]) -> str:
     return f'{e["type"]}::{json.dumps(e["id"])}'
 
@@ -142,7 +151,7 @@ def main(argv: List[str]) -> int:
         print("SKIPPED: ../shared/bench/agent-platform not found (set MANDATE_SHARED)")
         return 0
     names = argv or ["n10", "n100", "n1000"]
-    print(f"mandate {mandate.__version__}, cedarpy {getattr(cedarpy, '__version__', 'n/a')}")
+    print(f"mandate {mandate.__version__}, cedarpy {cedarpy_version()}")
     print(f"{'workload':<9} {'mandate µs/call':>16} {'rust µs':>8} {'overhead µs':>12} "
           f"{'cedarpy µs/call':>16} {'ratio':>7}")
     failed = False
