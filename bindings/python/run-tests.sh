@@ -45,5 +45,8 @@ start=$(date +%s)
 "$PY" -c 'import mandate, sys; print("mandate", mandate.__version__, "on Python", sys.version.split()[0])'
 echo "built in $(( $(date +%s) - start ))s"
 
+echo "checking the stubs against the built module (mypy.stubtest)"
+"$PY" -m mypy.stubtest mandate._native
+
 cd "$ROOT"
 exec "$PY" -m pytest -q bindings/python/tests "$@"

@@ -1,6 +1,23 @@
-# Stubs of the Rust extension (bindings/python/src/lib.rs), written by hand; `mandate/__init__.py`
-# carries its own inline types.
+# Stubs of the Rust extension (bindings/python/src/lib.rs), written by hand and checked against
+# the built module by `mypy.stubtest` in run-tests.sh; `mandate/__init__.py` carries its own
+# inline types.
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union, final
+
+__all__ = [
+    "AgentError",
+    "Decision",
+    "Entity",
+    "InternalError",
+    "MandateError",
+    "NativeEngine",
+    "PolicyError",
+    "RequestError",
+    "StoreError",
+    "_panic_for_tests",
+    "check",
+    "engine_version",
+    "lint",
+]
 
 _EntityLike = Union["Entity", Tuple[str, str], str, Mapping[str, Any]]
 
@@ -18,14 +35,14 @@ class InternalError(MandateError): ...
 
 @final
 class Entity:
-    def __init__(self, entity_type: str, id: str) -> None: ...
+    def __new__(cls, entity_type: str, id: str) -> "Entity": ...
     @staticmethod
     def parse(text: str) -> Entity: ...
     @property
     def type(self) -> str: ...
     @property
     def id(self) -> str: ...
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
 @final
@@ -117,8 +134,30 @@ class NativeEngine:
     def settle(self, decision_id: str, cost: int) -> Dict[str, Any]: ...
     def refund(self, decision_id: str) -> Dict[str, Any]: ...
     def quota_status(self, principal: _EntityLike) -> List[Dict[str, Any]]: ...
-    def agent_register(self, agent: _EntityLike, owner: _EntityLike, **kwargs: Any) -> Dict[str, Any]: ...
-    def agent_update(self, agent: _EntityLike, owner: _EntityLike, **kwargs: Any) -> Dict[str, Any]: ...
+    def agent_register(
+        self,
+        agent: _EntityLike,
+        owner: _EntityLike,
+        *,
+        display_name: Optional[str] = None,
+        parents: Optional[Sequence[_EntityLike]] = None,
+        attributes: Optional[Mapping[str, Any]] = None,
+        expires_ms: Optional[int] = None,
+        actor: str = "",
+        reason: str = "",
+    ) -> Dict[str, Any]: ...
+    def agent_update(
+        self,
+        agent: _EntityLike,
+        owner: _EntityLike,
+        *,
+        display_name: Optional[str] = None,
+        parents: Optional[Sequence[_EntityLike]] = None,
+        attributes: Optional[Mapping[str, Any]] = None,
+        expires_ms: Optional[int] = None,
+        actor: str = "",
+        reason: str = "",
+    ) -> Dict[str, Any]: ...
     def agent_transition(self, op: str, agent: _EntityLike, actor: str = "", reason: str = "") -> Dict[str, Any]: ...
     def agent_get(self, agent: _EntityLike) -> Optional[Dict[str, Any]]: ...
     def agent_list(self) -> List[Dict[str, Any]]: ...
