@@ -67,24 +67,34 @@ fn write_value(out: &mut Vec<u8>, value: &Value, depth: usize) -> Result<(), Too
 /// Appends `text` as a JSON string, escaped exactly as `serde_json` (and Python's
 /// `json.dumps(..., ensure_ascii=False)`) escape it.
 pub(crate) fn write_string(out: &mut Vec<u8>, text: &str) {
+    out.reserve(text.len().saturating_add(2));
     out.push(b'"');
-    for &byte in text.as_bytes() {
-        match byte {
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            0x08 => out.extend_from_slice(b"\\b"),
-            0x0c => out.extend_from_slice(b"\\f"),
-            0x00..=0x1f => {
-                out.extend_from_slice(b"\\u00");
-                out.push(hex_digit(byte >> 4));
-                out.push(hex_digit(byte & 0x0f));
-            }
-            _ => out.push(byte),
+    let bytes = text.as_bytes();
+    // Runs of bytes that need no escape are copied at once.
+    let mut start = 0;
+    for (index, &byte) in bytes.iter().enumerate() {
+        let escape: &[u8] = match byte {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0x00..=0x1f => b"",
+            _ => continue,
+        };
+        out.extend_from_slice(bytes.get(start..index).unwrap_or_default());
+        start = index.saturating_add(1);
+        if escape.is_empty() {
+            out.extend_from_slice(b"\\u00");
+            out.push(hex_digit(byte >> 4));
+            out.push(hex_digit(byte & 0x0f));
+        } else {
+            out.extend_from_slice(escape);
         }
     }
+    out.extend_from_slice(bytes.get(start..).unwrap_or_default());
     out.push(b'"');
 }
 
