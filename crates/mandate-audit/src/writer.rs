@@ -333,6 +333,7 @@ impl AuditWriter {
                 break;
             }
             shared.full_waits.fetch_add(1, Ordering::Relaxed);
+            metrics::counter!("mandate_audit_queue_full_total").increment(1);
             state.space_waiters = state.space_waiters.saturating_add(1);
             state = shared
                 .space
@@ -476,6 +477,7 @@ fn run(shared: &Shared, log: &AuditLog, durability: Durability) {
             if state.queue.is_empty() {
                 return;
             }
+            metrics::gauge!("mandate_audit_queue_depth").set(state.queue.len() as f64);
             jobs.extend(state.queue.drain(..));
             state.space_waiters
         };
@@ -497,7 +499,9 @@ fn run(shared: &Shared, log: &AuditLog, durability: Durability) {
 
 fn note_sync(shared: &Shared, started: Instant) {
     shared.syncs.fetch_add(1, Ordering::Relaxed);
-    let ns = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+    let elapsed = started.elapsed();
+    metrics::histogram!("mandate_audit_sync_seconds").record(elapsed.as_secs_f64());
+    let ns = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
     shared.last_sync_ns.store(ns, Ordering::Relaxed);
 }
 
@@ -524,6 +528,7 @@ fn process(shared: &Shared, log: &AuditLog, durability: Durability, jobs: &mut V
                     None => {
                         // Nobody waits: keep the gap visible with a `dropped` marker.
                         shared.lost.fetch_add(1, Ordering::Relaxed);
+                        metrics::counter!("mandate_audit_lost_records_total").increment(1);
                         run.push(Prepared {
                             body: None,
                             done: None,
@@ -568,10 +573,9 @@ fn write_run(shared: &Shared, log: &AuditLog, durability: Durability, run: &mut 
         note_sync(shared, started);
     }
     drop(bodies);
-    shared.entries.fetch_add(
-        u64::try_from(outcome.written).unwrap_or(u64::MAX),
-        Ordering::Relaxed,
-    );
+    let written = u64::try_from(outcome.written).unwrap_or(u64::MAX);
+    shared.entries.fetch_add(written, Ordering::Relaxed);
+    metrics::counter!("mandate_audit_records_total").increment(written);
     let reason = outcome.error.as_ref().map(ToString::to_string);
     if let Some(error) = &outcome.error {
         fail(shared, error);
@@ -589,6 +593,7 @@ fn write_run(shared: &Shared, log: &AuditLog, durability: Durability, run: &mut 
             // A marker's record was already counted when it failed to encode.
             (None, Err(_)) if prepared.body.is_some() => {
                 shared.lost.fetch_add(1, Ordering::Relaxed);
+                metrics::counter!("mandate_audit_lost_records_total").increment(1);
             }
             (None, _) => {}
         }

@@ -255,6 +255,7 @@ pub struct EngineBuilder {
     audit_path: Option<PathBuf>,
     options: EngineOptions,
     change: ChangeRef,
+    metrics: bool,
 }
 
 impl EngineBuilder {
@@ -326,6 +327,15 @@ impl EngineBuilder {
     #[must_use]
     pub fn audit(mut self, sink: Arc<dyn AuditSink>) -> Self {
         self.audit = Some(sink);
+        self
+    }
+    /// Emit decision metrics through the `metrics` facade (`mandate_decisions_total` by agent,
+    /// outcome and layer; `mandate_quota_utilisation` and `mandate_quota_refusals_total` by
+    /// quota); default off, since labelling by agent costs an allocation per decision. The audit
+    /// writer's metrics are always emitted. See `docs/audit.md`.
+    #[must_use]
+    pub fn metrics(mut self, on: bool) -> Self {
+        self.metrics = on;
         self
     }
     /// The clock (default: the system clock).
@@ -449,6 +459,7 @@ impl EngineBuilder {
                 .finish(),
             seq: AtomicU64::new(0),
             audit_failures: AtomicU64::new(0),
+            metrics: self.metrics,
         };
         let engine = Engine {
             inner: Arc::new(inner),
@@ -476,6 +487,7 @@ struct Inner {
     id_prefix: u64,
     seq: AtomicU64,
     audit_failures: AtomicU64,
+    metrics: bool,
 }
 
 /// Mandate's decision engine. Cheap to clone (one `Arc`) and safe to share across threads.
@@ -580,6 +592,9 @@ impl Engine {
                 decision.allowed = false;
                 decision.reasons = vec![SmolStr::new("audit:unavailable")];
             }
+        }
+        if self.inner.metrics {
+            crate::metrics::record_decision(request, &decision);
         }
         decision
     }

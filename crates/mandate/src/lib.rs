@@ -15,6 +15,7 @@ pub mod audit;
 pub mod engine;
 pub mod explain;
 pub mod load;
+mod metrics;
 pub mod version;
 
 pub use engine::{
