@@ -98,4 +98,9 @@ else
   echo "SKIPPED: $SHARED/conformance/cedar not found (set MANDATE_SHARED)"
 fi
 
+step "fuzzing (every cargo-fuzz target, ${MANDATE_FUZZ_SECONDS:-45} s each; 0 replays the corpora)"
+# Seeds come from test_data, policies/ and the Cedar corpus; a crash fails the run and leaves its
+# input in fuzz/artifacts/. fuzz/smoke.sh installs cargo-fuzz when it is missing.
+FUZZ_SECONDS="${MANDATE_FUZZ_SECONDS:-45}" fuzz/smoke.sh
+
 step "all suites passed"
