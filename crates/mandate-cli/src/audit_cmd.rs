@@ -45,6 +45,9 @@ enum AuditCommand {
     Query(crate::audit_query::QueryArgs),
     /// Per agent: decisions, deny rate, quota denials, lifecycle events, and anomalies.
     Stats(crate::audit_query::StatsArgs),
+    /// Print decisions with each agent's rate over the minute before; with --follow, as they
+    /// are written.
+    Tail(crate::audit_tail::TailArgs),
     /// Generate an Ed25519 signing key: the secret goes to FILE (mode 0600), the public key to
     /// stdout.
     Keygen {
@@ -68,6 +71,7 @@ pub fn run(args: &AuditArgs) -> u8 {
     match &args.command {
         AuditCommand::Query(q) => crate::audit_query::run_query(q),
         AuditCommand::Stats(s) => crate::audit_query::run_stats(s),
+        AuditCommand::Tail(t) => crate::audit_tail::run_tail(t),
         AuditCommand::Verify {
             file,
             public_key,

@@ -53,7 +53,8 @@ pub fn string_list(v: Option<&J>) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// The records of a log file, or of every `*.jsonl` file of a directory in name order.
+/// The records of a log file, or of every `*.jsonl` file of a directory in chain order (rotated
+/// files by number, then the current file: `mandate_audit::log_files`).
 /// Checkpoints, dropped-record markers, blank and unparseable lines are skipped (and counted).
 pub struct Log {
     /// The records, in file order.
@@ -68,13 +69,9 @@ pub struct Log {
 /// The path cannot be read.
 pub fn read_log(path: &Path) -> Result<Log, String> {
     let files = if path.is_dir() {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+        // Rotated files first, in chain order.
+        mandate::audit_log::log_files(path)
             .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "jsonl"))
-            .collect();
-        files.sort();
-        files
     } else {
         vec![path.to_path_buf()]
     };

@@ -8,6 +8,7 @@
 mod agents_cmd;
 mod audit_cmd;
 mod audit_query;
+mod audit_tail;
 mod authorize;
 mod bench;
 mod check;

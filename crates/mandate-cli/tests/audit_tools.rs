@@ -465,3 +465,94 @@ fn audit_verify_a_rotated_directory() {
     let run = mandate(d, &["audit", "verify", "empty"]);
     assert_eq!(run.code, 2, "{}", run.stderr);
 }
+
+/// `mandate audit tail` prints every decision with its agent's rate, then per-agent totals; with
+/// `--follow` it prints decisions as they are written.
+#[test]
+fn audit_tail_prints_decisions_with_rates_and_follows_new_ones() {
+    let dir = setup();
+    let d = dir.path();
+    let run = mandate(d, &["audit", "tail", LOG]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let decisions: Vec<&str> = run.stdout.lines().filter(|l| l.contains("  #")).collect();
+    assert_eq!(decisions.len(), 9, "{}", run.stdout);
+    // a1's third decision (a quota denial) is its third within the minute.
+    assert!(
+        decisions[2].contains(r#"App::Agent::"a1""#)
+            && decisions[2].contains("deny  quota")
+            && decisions[2].ends_with(" 3/min"),
+        "{}",
+        decisions[2]
+    );
+    let summary: Vec<&str> = run
+        .stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("per agent"))
+        .skip(1)
+        .collect();
+    assert_eq!(summary.len(), 3, "{}", run.stdout);
+    assert!(
+        summary[0].starts_with(r#"  App::Agent::"a1"  3  1  "#),
+        "{}",
+        summary[0]
+    );
+    assert!(
+        summary[1].starts_with(r#"  App::Agent::"a2"  4  3  "#),
+        "{}",
+        summary[1]
+    );
+    assert!(
+        summary[2].starts_with(r#"  App::Agent::"a3"  2  1  "#),
+        "{}",
+        summary[2]
+    );
+
+    // --follow: the existing decisions (the last 2 asked for), then one written afterwards.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mandate"))
+        .current_dir(d)
+        .args([
+            "audit",
+            "tail",
+            LOG,
+            "--follow",
+            "--lines",
+            "2",
+            "--interval-ms",
+            "20",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("runs");
+    let stdout = child.stdout.take().unwrap();
+    let (line_tx, lines) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if line_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    // A safety net against a hang, not a timing assertion.
+    let next = || {
+        lines
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .unwrap()
+    };
+    let first = next();
+    assert!(first.contains(r#"App::Agent::"a3""#), "{first}");
+    let second = next();
+    assert!(second.contains("deny  lifecycle"), "{second}");
+    assert_eq!(authorize(d, &request("a7", "read", "d1", 1)), 0);
+    let third = next();
+    assert!(
+        third.contains(r#"App::Agent::"a7""#)
+            && third.contains("allow")
+            && third.ends_with(" 1/min"),
+        "{third}"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    reader.join().unwrap();
+}
