@@ -688,12 +688,12 @@ impl NativeEngine {
             // The error path (`$.principal`) is built only for an error.
             let path = || format!("$.{what}");
             let uid = match obj.cast::<PyDict>() {
-                Ok(_) => mandate::uid_from_json(&py_to_json(obj, 0)?, &path()),
+                Ok(_) => mandate::uid_from_json(&py_to_json(obj, 0)?, path()),
                 Err(_) => {
                     let u = entity_uid(obj, what)?;
                     match mandate::check_type_name(&u.ty, "") {
                         Ok(()) => Ok(u),
-                        Err(_) => mandate::check_type_name(&u.ty, &path()).map(|()| u),
+                        Err(_) => mandate::check_type_name(&u.ty, path()).map(|()| u),
                     }
                 }
             };
