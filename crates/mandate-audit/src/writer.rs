@@ -446,8 +446,12 @@ fn prepare(source: Source) -> Result<Vec<u8>, String> {
     match source {
         Source::Canonical(bytes) => Ok(bytes),
         Source::Deferred(make) => {
+            // A panic in the caller's closure must not kill the writer thread (durable callers
+            // would wait forever): it fails this record only.
+            let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(make))
+                .unwrap_or_else(|_| Err("the record builder panicked".to_owned()));
             let value =
-                make().map_err(|reason| format!("cannot build the audit record: {reason}"))?;
+                built.map_err(|reason| format!("cannot build the audit record: {reason}"))?;
             encode(&value).map_err(|error| error.to_string())
         }
     }

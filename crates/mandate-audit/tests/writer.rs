@@ -180,6 +180,8 @@ fn a_record_that_cannot_be_built_is_refused_when_durable_and_marked_dropped_when
         let writer = AuditWriter::open(&path, options(durability, 8)).unwrap();
         writer.append(&json!({"i": 0})).unwrap();
         let failed = writer.append_with(Box::new(|| Err("serializer exploded".into())));
+        // A builder that panics fails its record only; the writer thread carries on.
+        let panicked = writer.append_with(Box::new(|| panic!("builder bug")));
         let mut deep = json!(1);
         for _ in 0..200 {
             deep = json!([deep]);
@@ -197,13 +199,17 @@ fn a_record_that_cannot_be_built_is_refused_when_durable_and_marked_dropped_when
             Durability::Fsync => {
                 let message = failed.unwrap_err().to_string();
                 assert!(message.contains("serializer exploded"), "{message}");
+                let message = panicked.unwrap_err().to_string();
+                assert!(message.contains("panicked"), "{message}");
                 assert_eq!((report.records, report.dropped, lost), (2, 0, 0));
             }
             Durability::Buffered => {
                 failed.unwrap();
-                // The record that could not be built left a visible, counted gap.
-                assert_eq!((report.records, report.dropped, lost), (3, 1, 1));
+                panicked.unwrap();
+                // The records that could not be built left visible, counted gaps.
+                assert_eq!((report.records, report.dropped, lost), (4, 2, 2));
                 assert_eq!(records(&path)[1]["dropped"], 1);
+                assert_eq!(records(&path)[2]["dropped"], 1);
             }
         }
     }
