@@ -685,16 +685,12 @@ impl NativeEngine {
         // Uids are built directly and only the context goes through JSON (the schema types
         // it): this is the per-call cost every guarded tool call pays.
         let uid = |obj: &Bound<'_, PyAny>, what: &str| -> PyResult<Uid> {
-            // The error path (`$.principal`) is built only for an error.
-            let path = || format!("$.{what}");
+            // `format_args!` is lazy: the error path (`$.principal`) is written only for an error.
             let uid = match obj.cast::<PyDict>() {
-                Ok(_) => mandate::uid_from_json(&py_to_json(obj, 0)?, path()),
+                Ok(_) => mandate::uid_from_json(&py_to_json(obj, 0)?, format_args!("$.{what}")),
                 Err(_) => {
                     let u = entity_uid(obj, what)?;
-                    match mandate::check_type_name(&u.ty, "") {
-                        Ok(()) => Ok(u),
-                        Err(_) => mandate::check_type_name(&u.ty, path()).map(|()| u),
-                    }
+                    mandate::check_type_name(&u.ty, format_args!("$.{what}")).map(|()| u)
                 }
             };
             uid.map_err(|e| request_diag(&e))

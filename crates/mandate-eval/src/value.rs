@@ -63,14 +63,6 @@ impl Uid {
         if needs_escape(&self.id) {
             return SmolStr::new(self.to_string());
         }
-        if len <= 23 {
-            // Fits inline: no allocation, no UTF-8 check.
-            let mut out = smol_str::SmolStrBuilder::new();
-            for part in [self.ty.as_str(), "::\"", self.id.as_str(), "\""] {
-                out.push_str(part);
-            }
-            return out.finish();
-        }
         if len <= MAX {
             let mut buf = [0u8; MAX];
             let mut at = 0;
