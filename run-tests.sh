@@ -98,9 +98,13 @@ else
   echo "SKIPPED: $SHARED/conformance/cedar not found (set MANDATE_SHARED)"
 fi
 
-step "fuzzing (every cargo-fuzz target, ${MANDATE_FUZZ_SECONDS:-45} s each; 0 replays the corpora)"
-# Seeds come from test_data, policies/ and the Cedar corpus; a crash fails the run and leaves its
-# input in fuzz/artifacts/. fuzz/smoke.sh installs cargo-fuzz when it is missing.
-FUZZ_SECONDS="${MANDATE_FUZZ_SECONDS:-45}" fuzz/smoke.sh
+step "fuzzing (every cargo-fuzz target: seed ${MANDATE_FUZZ_SEED:-1}, ${MANDATE_FUZZ_RUNS:-50000} runs, at most ${MANDATE_FUZZ_SECONDS:-90} s each)"
+# Seeds come from test_data, policies/ and the Cedar corpus; a crash fails the run, leaves its
+# input in fuzz/artifacts/ and prints it at the end. A fixed seed and run count make the inputs
+# the same on every machine for one commit (the time is only a cap), so a CI failure reproduces
+# locally; longer, random runs are `fuzz/smoke.sh` without them. MANDATE_FUZZ_SECONDS=0 replays
+# the corpora only. fuzz/smoke.sh installs cargo-fuzz when it is missing.
+FUZZ_SECONDS="${MANDATE_FUZZ_SECONDS:-90}" FUZZ_SEED="${MANDATE_FUZZ_SEED:-1}" \
+  FUZZ_RUNS="${MANDATE_FUZZ_RUNS:-50000}" fuzz/smoke.sh
 
 step "all suites passed"

@@ -4,6 +4,10 @@
 #   fuzz/smoke.sh                  # every target, 60 s each
 #   FUZZ_SECONDS=300 fuzz/smoke.sh parse_no_panic
 #   FUZZ_SECONDS=0 fuzz/smoke.sh   # replay the corpora only (no new inputs), as on every PR
+#   FUZZ_SEED=1 FUZZ_RUNS=40000 fuzz/smoke.sh   # reproducible: fixed seed and run count
+#
+# The test command runs each target with a fixed seed and run count (time is only a safety cap),
+# so that one commit fuzzes the same inputs on every machine: a CI failure reproduces locally.
 #
 # Seeds: every *.cedar / *.mandate file of crates/mandate-syntax/test_data, policies/ and, when
 # present, the Cedar conformance suite (${MANDATE_SHARED:-../shared}/conformance/cedar).
@@ -15,6 +19,9 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 shared="${MANDATE_SHARED:-$root/../shared}"
 seconds="${FUZZ_SECONDS:-60}"
+seed="${FUZZ_SEED:-}"
+runs="${FUZZ_RUNS:-}"
+logs="$here/logs"
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
     echo "cargo-fuzz not found; installing it (cargo install cargo-fuzz --locked)" >&2
@@ -44,6 +51,7 @@ else
     mapfile -t targets < <(cargo fuzz list)
 fi
 
+mkdir -p "$logs"
 failed=()
 for t in "${targets[@]}"; do
     corpus="$here/corpus/$t"
@@ -52,17 +60,41 @@ for t in "${targets[@]}"; do
         limit=(-runs=0)
     else
         limit=(-max_total_time="$seconds")
+        [ -n "$runs" ] && limit+=(-runs="$runs")
     fi
-    echo "== $t (${seconds}s)" >&2
-    if ! cargo fuzz run "$t" -s none "$corpus" "$seeds" -- \
+    [ -n "$seed" ] && limit+=(-seed="$seed")
+    echo "== $t (${seconds}s${runs:+, $runs runs}${seed:+, seed $seed}); log in fuzz/logs/$t.log" >&2
+    rm -rf "${here:?}/artifacts/$t"
+    status=0
+    # Committed inputs that once failed (fuzz/regressions/<target>/) are replayed on every run.
+    regressions=()
+    [ -d "$here/regressions/$t" ] && regressions=("$here/regressions/$t")
+    cargo fuzz run "$t" -s none "$corpus" "$seeds" "${regressions[@]}" -- \
         "${limit[@]}" -dict="$here/mandate.dict" -max_len=16384 -timeout=10 -rss_limit_mb=4096 \
-        -print_final_stats=1; then
+        -print_final_stats=1 >"$logs/$t.log" 2>&1 || status=$?
+    grep -E '^(Done|stat::|INFO: seed corpus)' "$logs/$t.log" >&2 || true
+    if [ "$status" -ne 0 ]; then
         failed+=("$t")
+        echo "-- $t exited with status $status" >&2
     fi
 done
 
+# A summary at the very end, so that the tail of a CI log names the failure and its input.
 if [ "${#failed[@]}" -gt 0 ]; then
-    echo "FAILED: ${failed[*]} (inputs in $here/artifacts/)" >&2
+    for t in "${failed[@]}"; do
+        echo "==== $t failed; the end of fuzz/logs/$t.log:" >&2
+        grep -v -E '^(#[0-9]+|\s+NEW_FUNC|".*# Uses:)' "$logs/$t.log" | tail -n 40 >&2 || true
+        for a in "$here/artifacts/$t"/*; do
+            [ -f "$a" ] || continue
+            echo "---- input $a ($(wc -c <"$a") bytes), escaped:" >&2
+            if command -v python3 >/dev/null; then
+                python3 -c 'import sys; print(repr(open(sys.argv[1], "rb").read(3000)))' "$a" >&2
+            else
+                head -c 3000 "$a" | od -An -c | head -n 60 >&2
+            fi
+        done
+    done
+    echo "FAILED: ${failed[*]} (inputs in $here/artifacts/, logs in $here/logs/)" >&2
     exit 1
 fi
 echo "all targets passed: ${targets[*]}" >&2
