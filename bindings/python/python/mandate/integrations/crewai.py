@@ -23,14 +23,24 @@ from typing import Any, Callable
 
 from ._core import ToolGate, Verdict
 
-__all__ = ["check", "install_hook", "pre_tool_call_hook"]
+__all__ = ["check", "install_hook", "pre_tool_call_hook", "tool_name"]
+
+
+def tool_name(ctx: Any) -> str:
+    """The tool's declared name. CrewAI puts a sanitized name in ``ctx.tool_name``
+    (``ticket-search`` becomes ``ticket_search``); the tool object about to run keeps the name
+    it was declared with, which is the one policies name."""
+    declared = getattr(getattr(ctx, "tool", None), "name", None)
+    if isinstance(declared, str) and declared:
+        return declared
+    return getattr(ctx, "tool_name", None) or "<unknown>"
 
 
 def check(gate: ToolGate, ctx: Any) -> Verdict:
     """The verdict for one ``ToolCallHookContext`` (never raises)."""
     try:
         return gate.check_tool(
-            getattr(ctx, "tool_name", None) or "<unknown>",
+            tool_name(ctx),
             getattr(ctx, "tool_input", None),
             source=ctx,
         )
