@@ -16,6 +16,14 @@ use std::sync::Arc;
 /// Deepest JSON nesting accepted in entity data, context and requests.
 pub const MAX_JSON_DEPTH: usize = 128;
 
+/// How deeply a request's context may nest (the context record is level 1). Lower than
+/// [`MAX_JSON_DEPTH`] so that every request the engine accepts also fits in its audit record:
+/// the audit trail caps records at 100 levels (`mandate_audit::MAX_RECORD_DEPTH`, below
+/// serde_json's recursion limit so every line reads back) and nests the context a few levels
+/// inside the record. Without this, a deeper context would be accepted and then always denied
+/// for want of an audit record.
+pub const MAX_CONTEXT_DEPTH: usize = 64;
+
 /// An entity.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Entity {
@@ -202,7 +210,8 @@ impl Entities {
                     .as_object()
                     .ok_or_else(|| JsonError::new(&apath, "expected an object of attributes"))?;
                 let shape = entity_def.map(|d| &d.shape);
-                entity.attrs = record_fields_from_json(attrs_obj, shape, &apath, 1)?;
+                entity.attrs =
+                    record_fields_from_json(attrs_obj, shape, &apath, 1, MAX_JSON_DEPTH)?;
             } else if let Some(def) = entity_def {
                 check_required(&BTreeMap::new(), &def.shape, &Sub(&path, ".attrs"))?;
             }
@@ -385,12 +394,20 @@ pub fn parse_json_bounded(text: &str) -> Result<serde_json::Value, JsonError> {
             b'"' => in_string = true,
             b'[' | b'{' => {
                 depth += 1;
-                if depth > MAX_JSON_DEPTH {
-                    let line = text.get(..i).map_or(1, |s| s.matches('\n').count() + 1);
+                // serde_json refuses its 128th level with a bare "recursion limit exceeded":
+                // stop one level earlier, with the limit named.
+                if depth >= MAX_JSON_DEPTH {
+                    let before = text.get(..i).unwrap_or_default();
+                    let line = before.matches('\n').count() + 1;
+                    let column = before.len() - before.rfind('\n').map_or(0, |n| n + 1) + 1;
                     return Err(JsonError::new(
-                        format!("line {line}"),
-                        format!("JSON nesting is too deep (limit {MAX_JSON_DEPTH})"),
-                    ));
+                        format!("line {line} column {column}"),
+                        format!(
+                            "JSON nesting is too deep: more than {} levels",
+                            MAX_JSON_DEPTH - 1
+                        ),
+                    )
+                    .help("flatten the data; the limits are documented in docs/security.md"));
                 }
             }
             b']' | b'}' => depth = depth.saturating_sub(1),
@@ -565,6 +582,7 @@ fn record_fields_from_json(
     shape: Option<&RecordType>,
     path: &dyn fmt::Display,
     depth: usize,
+    limit: usize,
 ) -> Result<BTreeMap<SmolStr, Value>, JsonError> {
     let mut out = BTreeMap::new();
     for (k, v) in obj {
@@ -591,7 +609,7 @@ fn record_fields_from_json(
         };
         out.insert(
             SmolStr::new(k),
-            value_from_json(v, expected, &fpath, depth + 1)?,
+            value_at(v, expected, &fpath, depth + 1, limit)?,
         );
     }
     if let Some(shape) = shape {
@@ -763,12 +781,35 @@ pub fn value_from_json(
     path: &dyn fmt::Display,
     depth: usize,
 ) -> Result<Value, JsonError> {
+    // Stack-safe on small thread stacks at the depth limit (R3), as `eval` is.
+    value_at(v, expected, path, depth, MAX_JSON_DEPTH)
+}
+
+/// `value_from_json` with a nesting `limit`.
+fn value_at(
+    v: &serde_json::Value,
+    expected: Option<&Type>,
+    path: &dyn fmt::Display,
+    depth: usize,
+    limit: usize,
+) -> Result<Value, JsonError> {
+    crate::stack::guarded(|| value_at_inner(v, expected, path, depth, limit))
+}
+
+fn value_at_inner(
+    v: &serde_json::Value,
+    expected: Option<&Type>,
+    path: &dyn fmt::Display,
+    depth: usize,
+    limit: usize,
+) -> Result<Value, JsonError> {
     use serde_json::Value as J;
-    if depth > MAX_JSON_DEPTH {
+    if depth > limit {
         return Err(JsonError::new(
             path,
-            format!("value nesting is too deep (limit {MAX_JSON_DEPTH})"),
-        ));
+            format!("value nesting is too deep (limit {limit}, found at least {depth})"),
+        )
+        .help("flatten the value; the limits are documented in docs/security.md"));
     }
     let mismatch =
         |want: &str| JsonError::new(path, format!("expected {want}, found {}", json_kind(v)));
@@ -868,12 +909,12 @@ pub fn value_from_json(
             J::Array(items) => {
                 let mut set = BTreeSet::new();
                 for (i, item) in items.iter().enumerate() {
-                    set.insert(value_from_json(item, None, &Idx(&path, i), depth + 1)?);
+                    set.insert(value_at(item, None, &Idx(&path, i), depth + 1, limit)?);
                 }
                 Ok(Value::Set(Arc::new(set)))
             }
             J::Object(obj) => Ok(Value::Record(Arc::new(record_fields_from_json(
-                obj, None, path, depth,
+                obj, None, path, depth, limit,
             )?))),
             J::Null => Err(JsonError::new(path, "`null` is not a value")
                 .help("leave optional attributes out instead")),
@@ -888,17 +929,18 @@ pub fn value_from_json(
             (Type::Set(elem), J::Array(items)) => {
                 let mut set = BTreeSet::new();
                 for (i, item) in items.iter().enumerate() {
-                    set.insert(value_from_json(
+                    set.insert(value_at(
                         item,
                         Some(elem),
                         &Idx(&path, i),
                         depth + 1,
+                        limit,
                     )?);
                 }
                 Ok(Value::Set(Arc::new(set)))
             }
             (Type::Record(rt), J::Object(obj)) => Ok(Value::Record(Arc::new(
-                record_fields_from_json(obj, Some(rt), path, depth)?,
+                record_fields_from_json(obj, Some(rt), path, depth, limit)?,
             ))),
             (Type::Entity(_), J::Object(_)) => {
                 let uid = uid_at(v, path)?;
@@ -981,7 +1023,11 @@ pub fn context_from_json(
             "the context must be a record, not an entity or extension value",
         )),
         serde_json::Value::Object(obj) => Ok(Value::Record(Arc::new(record_fields_from_json(
-            obj, expected, path, 1,
+            obj,
+            expected,
+            path,
+            1,
+            MAX_CONTEXT_DEPTH,
         )?))),
         serde_json::Value::Null => Ok(Value::empty_record()),
         _ => Err(JsonError::new(path, "the context must be a JSON object")),

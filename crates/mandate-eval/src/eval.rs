@@ -120,9 +120,21 @@ fn as_entity(v: &Value) -> Result<&Arc<Uid>, EvalError> {
 
 /// Evaluates an expression.
 ///
+/// Stack-safe at the nesting limit on small thread stacks (256 KiB, debug builds included):
+/// compound nodes go through [`crate::stack::guarded`], so a deep policy costs an allocation
+/// there, never a crash.
+///
 /// # Errors
 /// Cedar's evaluation errors.
 pub fn eval(e: &Expr, env: &Env<'_>) -> R {
+    match &e.kind {
+        ExprKind::Lit(Literal::Bool(b)) => Ok(Value::Bool(*b)),
+        ExprKind::Lit(Literal::Long(n)) => Ok(Value::Long(*n)),
+        _ => crate::stack::guarded(|| eval_node(e, env)),
+    }
+}
+
+fn eval_node(e: &Expr, env: &Env<'_>) -> R {
     match &e.kind {
         ExprKind::Lit(Literal::Bool(b)) => Ok(Value::Bool(*b)),
         ExprKind::Lit(Literal::Long(n)) => Ok(Value::Long(*n)),

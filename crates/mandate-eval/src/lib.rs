@@ -10,6 +10,7 @@ pub mod eval;
 pub mod ext;
 pub mod index;
 pub mod request;
+pub mod stack;
 pub mod value;
 
 pub use authorizer::{

@@ -163,6 +163,10 @@ impl Value {
 
     /// Cedar's JSON form (entity references as `{"__entity": …}`, extension values as `{"__extn": …}`).
     pub fn to_json(&self) -> serde_json::Value {
+        crate::stack::guarded(|| self.to_json_at())
+    }
+
+    fn to_json_at(&self) -> serde_json::Value {
         use serde_json::json;
         match self {
             Value::Bool(b) => json!(b),
@@ -195,6 +199,12 @@ impl Value {
 
 impl fmt::Display for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        crate::stack::guarded(|| self.fmt_at(f))
+    }
+}
+
+impl Value {
+    fn fmt_at(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Value::Bool(b) => write!(f, "{b}"),
             Value::Long(n) => write!(f, "{n}"),
