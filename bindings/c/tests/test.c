@@ -533,7 +533,7 @@ static void test_free_while_deciding(void) {
 
 /* R24: a host thread with a 256 KiB stack (as a worker pool might give us) builds an engine from
  * max-depth policies (the parser's nesting limit is 128), decides requests with a context nested
- * to the JSON depth limit, and frees the engine: no stack overflow, no abort. */
+ * near the context depth limit (64), and frees the engine: no stack overflow, no abort. */
 enum { SMALL_STACK = 256 * 1024, LEVELS = 127 };
 
 static char *repeat_around(const char *open, const char *middle, const char *close, int n) {
@@ -567,7 +567,7 @@ static void *deep_work(void *arg) {
         {"context.a.contains(", "true", ")", LEVELS / 2},
     };
     size_t nforms = sizeof forms / sizeof forms[0];
-    char *context = repeat_around("{\"a\": ", "[true]", "}", 120); /* under the JSON depth limit */
+    char *context = repeat_around("{\"a\": ", "[true]", "}", 60); /* under the context depth limit (64) */
     for (size_t f = 0; f < nforms; f++) {
         char *body = repeat_around(forms[f].open, forms[f].middle, forms[f].close, forms[f].levels);
         size_t size = strlen(body) + 128;
