@@ -20,22 +20,28 @@ use super::types::{
     lub_all, show,
 };
 use crate::schema::ActionId;
+use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 /// An expression a capability is about: `base` followed by `steps` (a prefix of a member
-/// chain). Two targets are equal when they denote the same expression structurally.
+/// chain), and its id in [`Ids`], equal for structurally equal targets.
 #[derive(Clone, Copy, Debug)]
 struct Target<'a> {
     base: &'a CExpr,
     steps: &'a [Step],
+    id: u32,
 }
 
 impl<'a> Target<'a> {
-    fn of(e: &'a CExpr) -> Self {
-        Target {
+    /// A whole expression as a target.
+    fn of(e: &'a CExpr, ids: &mut Ids) -> Self {
+        let mut t = Target {
             base: e,
             steps: &[],
-        }
+            id: 0,
+        };
+        t.id = ids.target(t);
+        t
     }
     fn normal(self) -> (&'a CExpr, &'a [Step]) {
         match (&self.base.kind, self.steps.is_empty()) {
@@ -45,58 +51,173 @@ impl<'a> Target<'a> {
     }
 }
 
-impl PartialEq for Target<'_> {
-    fn eq(&self, other: &Self) -> bool {
-        let (b0, s0) = self.normal();
-        let (b1, s1) = other.normal();
-        s0 == s1 && b0 == b1
-    }
-}
-
 /// What a capability grants.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 enum What<'a> {
     Attr(&'a str),
-    Tag(Target<'a>),
+    /// A tag, named by the interned id of its key expression.
+    Tag(u32),
 }
 
-/// "`on` has attribute (or tag) `what`".
-#[derive(Clone, Debug, PartialEq)]
+/// "The expression interned as `on` has attribute (or tag) `what`". Expressions are compared
+/// through their ids in [`Ids`], so comparing and hashing a capability costs the same however
+/// long its expression is.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct Cap<'a> {
-    on: Target<'a>,
+    on: u32,
     what: What<'a>,
 }
 
-/// A set of capabilities.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Caps<'a>(Vec<Cap<'a>>);
+/// One step of a member chain, as interned.
+#[derive(PartialEq, Eq, Hash)]
+enum StepKey {
+    Attr(SmolStr),
+    Method(SmolStr, Vec<P>),
+}
 
-impl<'a> Caps<'a> {
-    fn one(c: Cap<'a>) -> Self {
-        Caps(vec![c])
-    }
-    fn has(&self, c: &Cap<'a>) -> bool {
-        self.0.iter().any(|x| x == c)
-    }
-    /// The union; the comparisons made are charged to `budget`, so that pathological inputs
-    /// (thousands of `has` tests in one chain) end in `MD0117` rather than quadratic time.
-    fn union(&self, other: &Caps<'a>, budget: &mut u64) -> Caps<'a> {
-        charge(budget, self.0.len(), other.0.len());
-        let mut out = self.clone();
-        for c in &other.0 {
-            if !out.has(c) {
-                out.0.push(c.clone());
-            }
+/// Interned expressions: structurally equal targets of capabilities get equal ids. A member
+/// chain's prefixes are interned one step at a time (the id of `e.a.b` from the id of `e.a`),
+/// so a chain of `n` steps costs `n` lookups instead of `n²` comparisons of prefixes.
+#[derive(Default)]
+pub(crate) struct Ids {
+    exprs: HashMap<CExpr, u32>,
+    steps: HashMap<(u32, StepKey), u32>,
+    next: u32,
+}
+
+impl Ids {
+    /// The id of an expression that is not a member chain (interned structurally).
+    fn expr(&mut self, e: &CExpr) -> u32 {
+        if let Some(id) = self.exprs.get(e) {
+            return *id;
         }
-        out
+        self.next += 1;
+        self.exprs.insert(e.clone(), self.next);
+        self.next
     }
-    fn intersect(&self, other: &Caps<'a>, budget: &mut u64) -> Caps<'a> {
-        charge(budget, self.0.len(), other.0.len());
-        Caps(self.0.iter().filter(|c| other.has(c)).cloned().collect())
+    /// The id of `on` followed by `step`.
+    fn step(&mut self, on: u32, step: &Step) -> u32 {
+        let key = match step {
+            Step::Attr(a, _) => StepKey::Attr(a.clone()),
+            Step::Method(m, args, _) => StepKey::Method(m.clone(), args.clone()),
+        };
+        let next = &mut self.next;
+        *self.steps.entry((on, key)).or_insert_with(|| {
+            *next += 1;
+            *next
+        })
+    }
+    /// The id of a target (a chain's base and steps, interned step by step).
+    fn target(&mut self, t: Target<'_>) -> u32 {
+        let (base, steps) = t.normal();
+        let mut id = self.expr(base);
+        for s in steps {
+            id = self.step(id, s);
+        }
+        id
     }
 }
 
-/// Charges `a * b` comparisons (and at least one unit) to the budget.
+/// A set of capabilities: what an expression guarantees when it evaluates to `true`. Boxed,
+/// and absent when empty (most expressions), so that it costs one word in the frames of the
+/// recursive checker.
+#[derive(Clone, Debug, Default)]
+#[expect(
+    clippy::box_collection,
+    reason = "one word instead of six in every answer on the recursion path"
+)]
+pub(crate) struct Caps<'a>(Option<Box<HashSet<Cap<'a>>>>);
+
+impl<'a> Caps<'a> {
+    fn one(c: Cap<'a>) -> Self {
+        Caps(Some(Box::new(HashSet::from([c]))))
+    }
+    fn len(&self) -> usize {
+        self.0.as_ref().map_or(0, |s| s.len())
+    }
+    fn contains(&self, c: &Cap<'a>) -> bool {
+        self.0.as_ref().is_some_and(|s| s.contains(c))
+    }
+    /// The larger set and the smaller; the work of going through the smaller is charged to
+    /// `budget`.
+    fn by_size(self, other: Caps<'a>, budget: &mut u64) -> (Caps<'a>, Caps<'a>) {
+        let (big, small) = if self.len() >= other.len() {
+            (self, other)
+        } else {
+            (other, self)
+        };
+        charge(budget, small.len(), 1);
+        (big, small)
+    }
+    /// The union, adding the smaller set to the larger: each capability is moved at most
+    /// `log n` times however sets grow, so a chain of `n` guards costs `n log n`, not `n²`.
+    /// The work is charged to `budget`.
+    fn union(self, other: Caps<'a>, budget: &mut u64) -> Caps<'a> {
+        let (big, small) = self.by_size(other, budget);
+        match (big.0, small.0) {
+            (Some(mut big), Some(small)) => {
+                big.extend(*small);
+                Caps(Some(big))
+            }
+            (big, _) => Caps(big),
+        }
+    }
+    /// The intersection, looking up the smaller set's capabilities in the larger.
+    fn intersect(self, other: Caps<'a>, budget: &mut u64) -> Caps<'a> {
+        let (big, small) = self.by_size(other, budget);
+        match small.0 {
+            Some(mut small) => {
+                small.retain(|c| big.contains(c));
+                Caps((!small.is_empty()).then_some(small))
+            }
+            None => Caps(None),
+        }
+    }
+}
+
+/// The capabilities known where an expression is checked (Cedar's `prior_capability`): the
+/// union of the layers from here outwards, one per enclosing `&&` operand or `if` test that
+/// added some, so extending it costs nothing and looking up walks at most the nesting depth.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Prior<'s, 'a> {
+    caps: Option<&'s Caps<'a>>,
+    outer: Option<&'s Prior<'s, 'a>>,
+}
+
+impl<'s, 'a> Prior<'s, 'a> {
+    /// The capabilities of `caps` alone.
+    pub(crate) fn of(caps: &'s Caps<'a>) -> Self {
+        Prior {
+            caps: Some(caps),
+            outer: None,
+        }
+    }
+    /// These capabilities and those of `caps`.
+    fn with(&'s self, caps: &'s Caps<'a>) -> Self {
+        if caps.len() == 0 {
+            *self
+        } else {
+            Prior {
+                caps: Some(caps),
+                outer: Some(self),
+            }
+        }
+    }
+    /// Whether `cap` is known; each layer searched is charged to `budget`.
+    fn contains(&self, cap: &Cap<'a>, budget: &mut u64) -> bool {
+        let mut layer = Some(self);
+        while let Some(p) = layer {
+            charge(budget, 1, 1);
+            if p.caps.is_some_and(|c| c.contains(cap)) {
+                return true;
+            }
+            layer = p.outer;
+        }
+        false
+    }
+}
+
+/// Charges `a * b` units of work (and at least one) to the budget.
 fn charge(budget: &mut u64, a: usize, b: usize) {
     let cost = u64::try_from(a.saturating_mul(b))
         .unwrap_or(u64::MAX)
@@ -209,6 +330,8 @@ pub(crate) struct Checker<'i> {
     pub errors: Vec<Diagnostic>,
     /// Nodes left to check; at zero every check fails (and the caller reports it).
     pub budget: u64,
+    /// The targets of capabilities, interned.
+    ids: Ids,
 }
 
 /// A literal value as Cedar's `==` on two literals compares it.
@@ -233,6 +356,7 @@ impl<'i> Checker<'i> {
             resource_slot,
             errors: Vec::new(),
             budget,
+            ids: Ids::default(),
         }
     }
 
@@ -255,7 +379,7 @@ impl<'i> Checker<'i> {
         let mut tail: Option<Answer<'a>> = None;
         let last = conds.len().saturating_sub(1);
         for (i, c) in conds.iter().enumerate() {
-            let a = self.expect(&prior, c, BOOL, no_help);
+            let a = self.expect(&Prior::of(&prior), c, BOOL, no_help);
             if i == last {
                 tail = Some(a);
                 break;
@@ -269,7 +393,7 @@ impl<'i> Checker<'i> {
                 break;
             }
             if a.ok {
-                prior = prior.union(&a.caps, &mut self.budget);
+                prior = prior.union(a.caps.clone(), &mut self.budget);
             }
             answers.push(a);
         }
@@ -283,6 +407,7 @@ impl<'i> Checker<'i> {
     /// Checks a quota's `by` (an entity or a `String`) and `cost` (a `Long`), under the
     /// capabilities of its conditions.
     pub(crate) fn quota<'a>(&mut self, caps: &Caps<'a>, by: Option<&'a P>, cost: Option<&'a P>) {
+        let caps = &Prior::of(caps);
         if let Some(by) = by {
             let a = self.check(caps, by);
             if let Some(ty) = &a.ty
@@ -319,12 +444,12 @@ impl<'i> Checker<'i> {
         let r = match (&lt, &rt) {
             (Some(_), Some(r)) if r.is_false() => Answer::ok(Type::singleton(false)),
             (Some(_), Some(r)) if r.is_true() => {
-                Answer::ok_opt(lt, lcaps.union(&rcaps, &mut self.budget))
+                Answer::ok_opt(lt, lcaps.union(rcaps, &mut self.budget))
             }
             // Cedar keeps only the right operand's capabilities here.
             (Some(l), Some(_)) if l.is_true() => Answer::ok_opt(rt, rcaps),
             (Some(_), Some(_)) => {
-                Answer::ok_opt(Some(Type::BOOL), lcaps.union(&rcaps, &mut self.budget))
+                Answer::ok_opt(Some(Type::BOOL), lcaps.union(rcaps, &mut self.budget))
             }
             _ => Answer::fail(Some(Type::BOOL)),
         };
@@ -333,16 +458,15 @@ impl<'i> Checker<'i> {
     }
 
     /// Whether the capability is among `prior` (charging the search to the budget).
-    fn known(&mut self, prior: &Caps<'_>, cap: &Cap<'_>) -> bool {
-        charge(&mut self.budget, prior.0.len(), 1);
-        prior.has(cap)
+    fn known<'a>(&mut self, prior: &Prior<'_, 'a>, cap: &Cap<'a>) -> bool {
+        prior.contains(cap, &mut self.budget)
     }
 
     // ----- the core -----
 
     fn expect<'a>(
         &mut self,
-        prior: &Caps<'a>,
+        prior: &Prior<'_, 'a>,
         e: &'a CExpr,
         expected: &[Type],
         help: Help,
@@ -385,14 +509,16 @@ impl<'i> Checker<'i> {
 
     /// Checks an expression. A thin dispatcher: every kind is handled in its own function, so
     /// that the frames on the recursion path stay small (the tree is at most 128 deep).
-    fn check<'a>(&mut self, prior: &Caps<'a>, e: &'a CExpr) -> Answer<'a> {
+    fn check<'a>(&mut self, prior: &Prior<'_, 'a>, e: &'a CExpr) -> Answer<'a> {
         if self.budget == 0 {
             return Answer::fail(None);
         }
         self.budget -= 1;
         // One call site, so that this frame holds one return slot (frames matter in debug
         // builds, where the recursion through here must fit 128 levels in a small stack).
-        let handler: for<'x> fn(&mut Self, &Caps<'x>, &'x CExpr) -> Answer<'x> = match &e.kind {
+        let handler: for<'s, 'x> fn(&mut Self, &Prior<'s, 'x>, &'x CExpr) -> Answer<'x> = match &e
+            .kind
+        {
             CKind::Lit(_) | CKind::Entity(_) | CKind::Var(_) | CKind::Slot(_) | CKind::Error => {
                 Self::check_leaf
             }
@@ -417,7 +543,7 @@ impl<'i> Checker<'i> {
     }
 
     #[inline(never)]
-    fn check_leaf<'a>(&mut self, prior: &Caps<'a>, e: &'a CExpr) -> Answer<'a> {
+    fn check_leaf<'a>(&mut self, prior: &Prior<'_, 'a>, e: &'a CExpr) -> Answer<'a> {
         let _ = prior;
         match &e.kind {
             CKind::Lit(Literal::Bool(b)) => Answer::ok(Type::singleton(*b)),
@@ -450,7 +576,7 @@ impl<'i> Checker<'i> {
     }
 
     #[inline(never)]
-    fn check_not<'a>(&mut self, prior: &Caps<'a>, e: &'a CExpr) -> Answer<'a> {
+    fn check_not<'a>(&mut self, prior: &Prior<'_, 'a>, e: &'a CExpr) -> Answer<'a> {
         let CKind::Not(x) = &e.kind else {
             return Answer::fail(None);
         };
@@ -467,7 +593,7 @@ impl<'i> Checker<'i> {
     }
 
     #[inline(never)]
-    fn check_neg<'a>(&mut self, prior: &Caps<'a>, e: &'a CExpr) -> Answer<'a> {
+    fn check_neg<'a>(&mut self, prior: &Prior<'_, 'a>, e: &'a CExpr) -> Answer<'a> {
         let CKind::Neg(x) = &e.kind else {
             return Answer::fail(None);
         };
@@ -476,7 +602,7 @@ impl<'i> Checker<'i> {
     }
 
     #[inline(never)]
-    fn check_like<'a>(&mut self, prior: &Caps<'a>, e: &'a CExpr) -> Answer<'a> {
+    fn check_like<'a>(&mut self, prior: &Prior<'_, 'a>, e: &'a CExpr) -> Answer<'a> {
         let CKind::Like(x, _) = &e.kind else {
             return Answer::fail(None);
         };
@@ -488,7 +614,7 @@ impl<'i> Checker<'i> {
     }
 
     #[inline(never)]
-    fn check_is<'a>(&mut self, prior: &Caps<'a>, e: &'a CExpr) -> Answer<'a> {
+    fn check_is<'a>(&mut self, prior: &Prior<'_, 'a>, e: &'a CExpr) -> Answer<'a> {
         let CKind::Is(x, ty) = &e.kind else {
             return Answer::fail(None);
         };
@@ -504,7 +630,7 @@ impl<'i> Checker<'i> {
     }
 
     #[inline(never)]
-    fn check_record<'a>(&mut self, prior: &Caps<'a>, e: &'a CExpr) -> Answer<'a> {
+    fn check_record<'a>(&mut self, prior: &Prior<'_, 'a>, e: &'a CExpr) -> Answer<'a> {
         let CKind::Record(fields) = &e.kind else {
             return Answer::fail(None);
         };
@@ -530,7 +656,7 @@ impl<'i> Checker<'i> {
     }
 
     #[inline(never)]
-    fn check_if<'a>(&mut self, prior: &Caps<'a>, e: &'a CExpr) -> Answer<'a> {
+    fn check_if<'a>(&mut self, prior: &Prior<'_, 'a>, e: &'a CExpr) -> Answer<'a> {
         let CKind::If(c, t, f) = &e.kind else {
             return Answer::fail(None);
         };
@@ -541,7 +667,7 @@ impl<'i> Checker<'i> {
     #[inline(never)]
     fn if_after_test<'a>(
         &mut self,
-        prior: &Caps<'a>,
+        prior: &Prior<'_, 'a>,
         e: &'a CExpr,
         test: Answer<'a>,
         t: &'a CExpr,
@@ -554,20 +680,19 @@ impl<'i> Checker<'i> {
             let a = self.check(prior, f);
             then(a, Answer::ok_opt)
         } else {
-            let with_test = prior.union(&test_caps, &mut self.budget);
-            let a_then = self.check(&with_test, t);
+            let a_then = self.check(&prior.with(&test_caps), t);
             if is_true {
-                self.if_taken(a_then, &test_caps)
+                self.if_taken(a_then, test_caps)
             } else {
                 let a_else = self.check(prior, f);
-                self.if_branches(e.span, a_then, a_else, &test_caps)
+                self.if_branches(e.span, a_then, a_else, test_caps)
             }
         };
         if test_ok { r } else { r.into_fail() }
     }
 
     /// `if true then a else ...`: the type and capabilities of `a`, with the test's.
-    fn if_taken<'a>(&mut self, a: Answer<'a>, test_caps: &Caps<'a>) -> Answer<'a> {
+    fn if_taken<'a>(&mut self, a: Answer<'a>, test_caps: Caps<'a>) -> Answer<'a> {
         let (ty, caps, ok) = a.parts();
         let r = Answer::ok_opt(ty, caps.union(test_caps, &mut self.budget));
         if ok { r } else { r.into_fail() }
@@ -580,7 +705,7 @@ impl<'i> Checker<'i> {
         span: Span,
         a_then: Answer<'a>,
         a_else: Answer<'a>,
-        test_caps: &Caps<'a>,
+        test_caps: Caps<'a>,
     ) -> Answer<'a> {
         let (then_ty, then_caps, then_ok) = a_then.parts();
         let then_caps = if then_ok {
@@ -590,7 +715,7 @@ impl<'i> Checker<'i> {
         };
         let (else_ty, else_caps, else_ok) = a_else.parts();
         let r = match self.lub_or_error(span, &[then_ty, else_ty], LubContext::Conditional) {
-            Some(ty) => Answer::ok_opt(Some(ty), else_caps.intersect(&then_caps, &mut self.budget)),
+            Some(ty) => Answer::ok_opt(Some(ty), else_caps.intersect(then_caps, &mut self.budget)),
             None => Answer::fail(None),
         };
         if then_ok && else_ok { r } else { r.into_fail() }
@@ -598,7 +723,7 @@ impl<'i> Checker<'i> {
 
     /// `a && b && c` as `(a && b) && c`.
     #[inline(never)]
-    fn check_and<'a>(&mut self, prior: &Caps<'a>, e: &'a CExpr) -> Answer<'a> {
+    fn check_and<'a>(&mut self, prior: &Prior<'_, 'a>, e: &'a CExpr) -> Answer<'a> {
         let CKind::And(es) = &e.kind else {
             return Answer::fail(None);
         };
@@ -616,12 +741,14 @@ impl<'i> Checker<'i> {
                     acc.into_fail()
                 };
             }
-            let with_left = if acc.ok {
-                prior.union(&acc.caps, &mut self.budget)
+            // `prior` and the left operand's capabilities, as a layer over `prior`: not a copy,
+            // so a chain of `n` guards costs `n log n` (see `Caps::union`), not `n²`.
+            let layer = if acc.ok {
+                prior.with(&acc.caps)
             } else {
-                prior.clone()
+                *prior
             };
-            let right = self.expect(&with_left, e, BOOL, no_help);
+            let right = self.expect(&layer, e, BOOL, no_help);
             acc = self.and_combine(acc, right);
         }
         acc
@@ -629,7 +756,7 @@ impl<'i> Checker<'i> {
 
     /// `a || b || c` as `(a || b) || c`.
     #[inline(never)]
-    fn check_or<'a>(&mut self, prior: &Caps<'a>, e: &'a CExpr) -> Answer<'a> {
+    fn check_or<'a>(&mut self, prior: &Prior<'_, 'a>, e: &'a CExpr) -> Answer<'a> {
         let CKind::Or(es) = &e.kind else {
             return Answer::fail(None);
         };
@@ -651,7 +778,7 @@ impl<'i> Checker<'i> {
                 (Some(_), Some(r)) if r.is_false() => Answer::ok_opt(lt, lcaps),
                 (Some(l), Some(_)) if l.is_false() => Answer::ok_opt(rt, rcaps),
                 (Some(_), Some(_)) => {
-                    Answer::ok_opt(Some(Type::BOOL), rcaps.intersect(&lcaps, &mut self.budget))
+                    Answer::ok_opt(Some(Type::BOOL), rcaps.intersect(lcaps, &mut self.budget))
                 }
                 _ => Answer::fail(Some(Type::BOOL)),
             };
@@ -681,7 +808,7 @@ impl<'i> Checker<'i> {
     }
 
     #[inline(never)]
-    fn check_eq<'a>(&mut self, prior: &Caps<'a>, e: &'a CExpr) -> Answer<'a> {
+    fn check_eq<'a>(&mut self, prior: &Prior<'_, 'a>, e: &'a CExpr) -> Answer<'a> {
         let CKind::Eq(a, b) = &e.kind else {
             return Answer::fail(None);
         };
@@ -779,7 +906,7 @@ impl<'i> Checker<'i> {
     }
 
     #[inline(never)]
-    fn check_less<'a>(&mut self, prior: &Caps<'a>, e: &'a CExpr) -> Answer<'a> {
+    fn check_less<'a>(&mut self, prior: &Prior<'_, 'a>, e: &'a CExpr) -> Answer<'a> {
         let CKind::Less(a, b, _) = &e.kind else {
             return Answer::fail(None);
         };
@@ -853,7 +980,7 @@ impl<'i> Checker<'i> {
     }
 
     #[inline(never)]
-    fn check_arith<'a>(&mut self, prior: &Caps<'a>, e: &'a CExpr) -> Answer<'a> {
+    fn check_arith<'a>(&mut self, prior: &Prior<'_, 'a>, e: &'a CExpr) -> Answer<'a> {
         let CKind::Arith(first, rest) = &e.kind else {
             return Answer::fail(None);
         };
@@ -892,7 +1019,7 @@ impl<'i> Checker<'i> {
     }
 
     #[inline(never)]
-    fn check_in<'a>(&mut self, prior: &Caps<'a>, e: &'a CExpr) -> Answer<'a> {
+    fn check_in<'a>(&mut self, prior: &Prior<'_, 'a>, e: &'a CExpr) -> Answer<'a> {
         let CKind::In(a, b) = &e.kind else {
             return Answer::fail(None);
         };
@@ -976,7 +1103,7 @@ impl<'i> Checker<'i> {
     }
 
     #[inline(never)]
-    fn check_has<'a>(&mut self, prior: &Caps<'a>, e: &'a CExpr) -> Answer<'a> {
+    fn check_has<'a>(&mut self, prior: &Prior<'_, 'a>, e: &'a CExpr) -> Answer<'a> {
         let CKind::Has(x, attr) = &e.kind else {
             return Answer::fail(None);
         };
@@ -987,7 +1114,7 @@ impl<'i> Checker<'i> {
             Self::entity_or_record_help,
         );
         let cap = Cap {
-            on: Target::of(x),
+            on: Target::of(x, &mut self.ids).id,
             what: What::Attr(attr),
         };
         then(a, |ty, _| match ty {
@@ -1052,17 +1179,29 @@ impl<'i> Checker<'i> {
     }
 
     #[inline(never)]
-    fn check_chain<'a>(&mut self, prior: &Caps<'a>, e: &'a CExpr) -> Answer<'a> {
+    fn check_chain<'a>(&mut self, prior: &Prior<'_, 'a>, e: &'a CExpr) -> Answer<'a> {
         let CKind::Chain(base, steps) = &e.kind else {
             return Answer::fail(None);
         };
         let mut cur = self.check(prior, base);
         let mut recv_span = base.span;
+        // The id of the receiver of step `i`: `base` and the steps before `i`, interned one
+        // step at a time (only an id here: this frame is on the recursion path).
+        let mut on = Target::of(base, &mut self.ids).id;
         let mut i = 0;
         while i < steps.len() {
             // Arguments first, in their own small frame; then the step, which does not recurse.
             let args = self.step_args(prior, steps, i, recv_span);
-            self.chain_step(prior, base, steps, i, args, &mut cur, &mut recv_span);
+            self.chain_step(
+                prior,
+                base,
+                steps,
+                i,
+                &mut on,
+                args,
+                &mut cur,
+                &mut recv_span,
+            );
             i += 1;
         }
         cur
@@ -1074,7 +1213,7 @@ impl<'i> Checker<'i> {
     #[inline(never)]
     fn step_args<'a>(
         &mut self,
-        prior: &Caps<'a>,
+        prior: &Prior<'_, 'a>,
         steps: &'a [Step],
         i: usize,
         recv_span: Span,
@@ -1121,10 +1260,11 @@ impl<'i> Checker<'i> {
     #[inline(never)]
     fn chain_step<'a>(
         &mut self,
-        prior: &Caps<'a>,
+        prior: &Prior<'_, 'a>,
         base: &'a CExpr,
         steps: &'a [Step],
         i: usize,
+        on: &mut u32,
         args: StepArgs<'a>,
         cur: &mut Answer<'a>,
         recv_span: &mut Span,
@@ -1135,7 +1275,9 @@ impl<'i> Checker<'i> {
         let target = Target {
             base,
             steps: steps.get(..i).unwrap_or(&[]),
+            id: *on,
         };
+        *on = self.ids.step(*on, step);
         let span = recv_span.to(step.span());
         let recv = std::mem::replace(cur, Answer::fail(None));
         *cur = match (step, args) {
@@ -1172,7 +1314,7 @@ impl<'i> Checker<'i> {
     #[inline(never)]
     fn get_attr<'a>(
         &mut self,
-        prior: &Caps<'a>,
+        prior: &Prior<'_, 'a>,
         recv: Answer<'a>,
         target: Target<'a>,
         recv_span: Span,
@@ -1192,7 +1334,7 @@ impl<'i> Checker<'i> {
             match self.attr_type(&t, attr) {
                 Some(at) => {
                     let cap = Cap {
-                        on: target,
+                        on: target.id,
                         what: What::Attr(attr),
                     };
                     if at.required || self.known(prior, &cap) {
@@ -1268,7 +1410,7 @@ impl<'i> Checker<'i> {
     #[inline(never)]
     fn check_arg<'a>(
         &mut self,
-        prior: &Caps<'a>,
+        prior: &Prior<'_, 'a>,
         x: &'a CExpr,
         expected: Option<(&[Type], Help)>,
     ) -> Answer<'a> {
@@ -1285,7 +1427,7 @@ impl<'i> Checker<'i> {
     )]
     fn builtin_method<'a>(
         &mut self,
-        prior: &Caps<'a>,
+        prior: &Prior<'_, 'a>,
         recv: Answer<'a>,
         target: Target<'a>,
         recv_span: Span,
@@ -1353,8 +1495,8 @@ impl<'i> Checker<'i> {
                             return Answer::fail(None);
                         };
                         let cap = Cap {
-                            on: target,
-                            what: What::Tag(Target::of(x)),
+                            on: target.id,
+                            what: What::Tag(Target::of(x, &mut self.ids).id),
                         };
                         let ty = if self.tag_types(kind.as_ref()).is_empty() {
                             Type::singleton(false)
@@ -1374,9 +1516,10 @@ impl<'i> Checker<'i> {
                         let Some(Type::Entity(kind)) = t1 else {
                             return Answer::fail(None);
                         };
+                        let key = Target::of(x, &mut self.ids);
                         let cap = Cap {
-                            on: target,
-                            what: What::Tag(Target::of(x)),
+                            on: target.id,
+                            what: What::Tag(key.id),
                         };
                         let owner = match &kind {
                             Some(n) => format!("entity type `{n}`"),
@@ -1387,7 +1530,7 @@ impl<'i> Checker<'i> {
                                 codes::UNSAFE_TAG,
                                 span,
                                 "tag read by `getTag` may be absent".to_owned(),
-                                Some(match (target_text(target), target_text(Target::of(x))) {
+                                Some(match (target_text(target), target_text(key)) {
                                     (Some(t), Some(k)) => format!(
                                         "test for it first, as in `{t}.hasTag({k}) && {t}.getTag({k})`"
                                     ),
@@ -1449,7 +1592,7 @@ impl<'i> Checker<'i> {
 
     /// An extension function call (Cedar's `typecheck_extension`).
     #[inline(never)]
-    fn check_call<'a>(&mut self, prior: &Caps<'a>, e: &'a CExpr) -> Answer<'a> {
+    fn check_call<'a>(&mut self, prior: &Prior<'_, 'a>, e: &'a CExpr) -> Answer<'a> {
         let CKind::Call(name, args) = &e.kind else {
             return Answer::fail(None);
         };
@@ -1484,7 +1627,7 @@ impl<'i> Checker<'i> {
     #[inline(never)]
     fn check_ext_args<'a>(
         &mut self,
-        prior: &Caps<'a>,
+        prior: &Prior<'_, 'a>,
         args: &'a [P],
         expected: Option<&[Type]>,
     ) -> Answer<'a> {
@@ -1581,7 +1724,7 @@ impl<'i> Checker<'i> {
     }
 
     #[inline(never)]
-    fn check_set<'a>(&mut self, prior: &Caps<'a>, e: &'a CExpr) -> Answer<'a> {
+    fn check_set<'a>(&mut self, prior: &Prior<'_, 'a>, e: &'a CExpr) -> Answer<'a> {
         let CKind::Set(es) = &e.kind else {
             return Answer::fail(None);
         };
@@ -1621,14 +1764,25 @@ impl<'i> Checker<'i> {
     }
 }
 
+/// The longest expression [`target_text`] writes out. Each unguarded access in a chain gets its
+/// own help, so writing every prefix of a chain of `n` accesses would cost `n²`.
+const MAX_TARGET_TEXT: usize = 120;
+
 /// Source-like text for a simple expression (a variable, entity or string literal followed by
-/// attribute accesses), for help messages.
+/// attribute accesses) of at most [`MAX_TARGET_TEXT`] bytes, for help messages.
 fn target_text(t: Target<'_>) -> Option<String> {
     let (base, steps) = t.normal();
+    if steps.len() > MAX_TARGET_TEXT / 2 {
+        return None;
+    }
     let mut out = match &base.kind {
         CKind::Var(v) => v.as_str().to_owned(),
-        CKind::Entity(uid) => uid.to_string(),
-        CKind::Lit(Literal::String(s)) => format!("\"{}\"", mandate_syntax::ast::escape_str(s)),
+        CKind::Entity(uid) if uid.ty.full.len() + uid.id.len() <= MAX_TARGET_TEXT => {
+            uid.to_string()
+        }
+        CKind::Lit(Literal::String(s)) if s.len() <= MAX_TARGET_TEXT => {
+            format!("\"{}\"", mandate_syntax::ast::escape_str(s))
+        }
         _ => return None,
     };
     for step in steps {
@@ -1637,7 +1791,7 @@ fn target_text(t: Target<'_>) -> Option<String> {
             Step::Method(..) => return None,
         }
     }
-    Some(out)
+    (out.len() <= MAX_TARGET_TEXT).then_some(out)
 }
 
 /// `.a` or `["a b"]`.

@@ -22,8 +22,9 @@ use mandate_syntax::ast::{
 };
 use smol_str::SmolStr;
 
-/// A lowered expression. Equality is structural: spans compare equal (see `Span`).
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A lowered expression. Equality and hashing are structural: spans compare equal and hash to
+/// nothing (see `Span`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct CExpr {
     /// What it is.
     pub kind: CKind,
@@ -35,7 +36,7 @@ pub(crate) struct CExpr {
 pub(crate) type P = Rc<CExpr>;
 
 /// An arithmetic operator.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum ArithOp {
     /// `+`
     Add,
@@ -46,7 +47,7 @@ pub(crate) enum ArithOp {
 }
 
 /// The kinds of lowered expression.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum CKind {
     /// `true`, `42`, `"s"`.
     Lit(Literal),
@@ -93,7 +94,7 @@ pub(crate) enum CKind {
 }
 
 /// One step of a member chain.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Step {
     /// `.a` or `["a"]`
     Attr(SmolStr, Span),
