@@ -146,7 +146,8 @@ impl Entities {
     /// against their declared shape, and the schema's action entities are added.
     ///
     /// # Errors
-    /// Malformed JSON, a value that does not match the schema, a duplicate entity, a cycle.
+    /// Malformed JSON, a value that does not match the schema, an entity listed twice with
+    /// different contents, a cycle.
     pub fn from_json_str(text: &str, schema: Option<&Schema>) -> Result<Self, JsonError> {
         let json: serde_json::Value = parse_json_bounded(text)?;
         Self::from_json_value(&json, schema)
@@ -267,12 +268,17 @@ impl Entities {
                     entity.tags.insert(SmolStr::new(k), val);
                 }
             }
-            if map.contains_key(&uid) {
+            // As in Cedar, an entity may be listed again only as an equal copy (same attributes,
+            // tags and parents; the closure is not computed yet), which changes nothing.
+            if let Some(first) = map.get(&uid) {
+                if *first == entity {
+                    continue;
+                }
                 return Err(JsonError::new(
                     Sub(&path, ".uid"),
                     format!("duplicate entity `{uid}`"),
                 )
-                .help("each entity may appear once"));
+                .help("an entity may appear more than once only as identical copies"));
             }
             map.insert(uid, entity);
         }

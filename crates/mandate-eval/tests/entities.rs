@@ -84,7 +84,7 @@ fn malformed_entities_name_the_json_path() {
             "unexpected field `extra`",
         ),
         (
-            r#"[{"uid": {"type": "T", "id": "a"}}, {"uid": {"type": "T", "id": "a"}}]"#,
+            r#"[{"uid": {"type": "T", "id": "a"}}, {"uid": {"type": "T", "id": "a"}, "attrs": {"x": 1}}]"#,
             "duplicate entity `T::\"a\"`",
         ),
         (
@@ -100,6 +100,40 @@ fn malformed_entities_name_the_json_path() {
             "input {input}: expected `{want}` in `{got}`"
         );
     }
+}
+
+/// As in Cedar (`cedar-policy` 4.x accepts an entity listed twice when both copies are equal, and
+/// refuses only copies that differ): found by the `decisions_match_cedar` fuzz target
+/// (fuzz/regressions/decisions_match_cedar/identical_duplicate_entity).
+#[test]
+fn identical_duplicate_entities_are_accepted_as_in_cedar() -> Result<(), String> {
+    let es = Entities::from_json_str(
+        r#"[{"uid": {"type": "T", "id": "a"}, "attrs": {"n": 1, "s": [2, 1]}, "parents": [{"type": "G", "id": "g"}, {"type": "G", "id": "h"}]},
+            {"uid": {"type": "G", "id": "g"}, "attrs": {}, "parents": []},
+            {"uid": {"type": "T", "id": "a"}, "attrs": {"s": [1, 2], "n": 1}, "parents": [{"type": "G", "id": "h"}, {"type": "G", "id": "g"}]}]"#,
+        None,
+    )
+    .map_err(|e| e.to_string())?;
+    assert_eq!(es.len(), 2);
+    let a = es.get(&Uid::new("T", "a")).ok_or("a")?;
+    assert_eq!(a.attrs.get("n"), Some(&Value::Long(1)));
+    assert!(a.ancestors.contains(&Uid::new("G", "h")));
+    // Copies that differ in attributes, parents or tags are still refused.
+    for second in [
+        r#"{"uid": {"type": "T", "id": "a"}, "attrs": {"n": 2}, "parents": []}"#,
+        r#"{"uid": {"type": "T", "id": "a"}, "attrs": {"n": 1}, "parents": [{"type": "G", "id": "g"}]}"#,
+        r#"{"uid": {"type": "T", "id": "a"}, "attrs": {"n": 1}, "parents": [], "tags": {"t": 1}}"#,
+    ] {
+        let text = format!(
+            r#"[{{"uid": {{"type": "T", "id": "a"}}, "attrs": {{"n": 1}}, "parents": []}}, {second}]"#
+        );
+        let got = err(&text);
+        assert!(
+            got.contains("duplicate entity `T::\"a\"`"),
+            "{text}: expected a duplicate error, got `{got}`"
+        );
+    }
+    Ok(())
 }
 
 #[test]

@@ -31,6 +31,7 @@ use smallvec::SmallVec;
 use smol_str::SmolStr;
 use std::collections::VecDeque;
 use std::hash::{BuildHasher, Hasher};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -163,7 +164,8 @@ impl Layer {
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct DecisionError {
     /// The policy or quota id, or the failing part: `quota-store`, `registry`, `entities`,
-    /// `audit`, `delegation`.
+    /// `audit`, `delegation`, `internal` (a panic inside the decision: a quota store, registry,
+    /// audit sink or clock that panicked; the decision is a deny).
     pub id: String,
     /// What went wrong.
     pub message: String,
@@ -581,9 +583,24 @@ impl Engine {
     }
 
     /// Decides a request with options (dry run, reservation).
+    ///
+    /// Never panics because a quota store, registry, audit sink or clock panicked: such a
+    /// panic (or any other inside the decision) becomes a deny with an `internal` error, and the
+    /// engine goes on deciding (RELIABILITY R9).
     pub fn authorize_with(&self, request: &Request, options: AuthorizeOptions) -> Decision {
-        let mut decision = self.decide(request, options);
-        if let Err(e) = self.write_audit(|| AuditRecord::decision(request, &decision)) {
+        let decided = catch_unwind(AssertUnwindSafe(|| self.decide(request, options)));
+        let mut decision = decided.unwrap_or_else(|panic| self.internal_error(options, &*panic));
+        let audited = catch_unwind(AssertUnwindSafe(|| {
+            self.write_audit(|| AuditRecord::decision(request, &decision))
+        }))
+        .unwrap_or_else(|panic| {
+            self.inner.audit_failures.fetch_add(1, Ordering::Relaxed);
+            Err(format!(
+                "the audit sink panicked: {}",
+                panic_message(&*panic)
+            ))
+        });
+        if let Err(e) = audited {
             decision.errors.push(DecisionError {
                 id: "audit".into(),
                 message: e,
@@ -623,6 +640,30 @@ impl Engine {
             decision,
             self.inner.options.error_mode,
         )
+    }
+
+    /// The decision for a request whose decision panicked: a deny naming the panic.
+    fn internal_error(
+        &self,
+        options: AuthorizeOptions,
+        panic: &(dyn std::any::Any + Send),
+    ) -> Decision {
+        let version = self.inner.current.load_full();
+        Decision {
+            id: self.next_id(),
+            allowed: false,
+            layer: Layer::Policy,
+            reasons: vec![SmolStr::new("internal:error")],
+            errors: vec![DecisionError {
+                id: "internal".into(),
+                message: format!("internal error while deciding: {}", panic_message(panic)),
+            }],
+            denied_principal: None,
+            quota: Vec::new(),
+            dry_run: options.dry_run,
+            policy_version: version.id.clone(),
+            at_ms: catch_unwind(AssertUnwindSafe(|| self.inner.clock.now_ms())).unwrap_or(0),
+        }
     }
 
     fn decide(&self, request: &Request, options: AuthorizeOptions) -> Decision {
@@ -1352,4 +1393,13 @@ pub fn open_registry(dir: &Path) -> Result<Arc<dyn Registry>, EngineError> {
     Ok(Arc::new(mandate_agents::FileRegistry::open(
         &dir.join("agents"),
     )?))
+}
+
+/// The text of a caught panic (`panic!` with a literal or a formatted message).
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_string())
 }
