@@ -122,16 +122,9 @@ pub fn run_check(args: &CheckArgs) -> u8 {
     match args.format {
         Format::Human => {
             report(&results);
-            if n_errors == 0 && n_warnings == 0 {
-                err(&format!(
-                    "checked {n_files} file{}: no problems\n",
-                    if n_files == 1 { "" } else { "s" }
-                ));
-            } else {
-                err(&format!(
-                    "checked {n_files} files: {n_errors} error(s), {n_warnings} warning(s)\n"
-                ));
-            }
+            err(&crate::output::summary(
+                "checked", n_files, n_errors, n_warnings,
+            ));
         }
         Format::Json => {
             let all: Vec<serde_json::Value> = results

@@ -391,20 +391,9 @@ fn human(results: &[FileDiagnostics], n_files: usize) -> String {
         .clone()
         .filter(|d| d.severity == mandate::Severity::Warning)
         .count();
-    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
-    if n_errors == 0 && n_warnings == 0 {
-        text.push_str(&format!(
-            "linted {}: no problems\n",
-            plural(n_files, "file")
-        ));
-    } else {
-        text.push_str(&format!(
-            "linted {}: {}, {}\n",
-            plural(n_files, "file"),
-            plural(n_errors, "error"),
-            plural(n_warnings, "warning")
-        ));
-    }
+    text.push_str(&crate::output::summary(
+        "linted", n_files, n_errors, n_warnings,
+    ));
     text
 }
 

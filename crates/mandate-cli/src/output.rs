@@ -32,3 +32,19 @@ pub fn report(files: &[mandate::load::FileDiagnostics]) -> bool {
     }
     any_error
 }
+
+/// The summary line of `check` and `lint`: `linted 2 files: 1 error, 0 warnings` (or `: no
+/// problems`), with `verb` first.
+pub fn summary(verb: &str, n_files: usize, n_errors: usize, n_warnings: usize) -> String {
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    if n_errors == 0 && n_warnings == 0 {
+        format!("{verb} {}: no problems\n", plural(n_files, "file"))
+    } else {
+        format!(
+            "{verb} {}: {}, {}\n",
+            plural(n_files, "file"),
+            plural(n_errors, "error"),
+            plural(n_warnings, "warning")
+        )
+    }
+}

@@ -8,70 +8,17 @@
     reason = "test code"
 )]
 
+mod common;
+
+use common::{Run, entries, expected_codes, mandate, workspace};
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn mandate(dir: &Path, args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_mandate"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("runs");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
 
 const SCHEMA: &str = "policies/agent-platform/schema.cedarschema";
 const NOW: &str = "2026-11-26T00:00:00Z";
 
 /// The `bad/` examples: files and directories, sorted.
 fn bad_entries() -> Vec<String> {
-    let dir = workspace().join("policies/agent-platform/bad");
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.contains("_bad"))
-        .collect();
-    names.sort();
-    names
-}
-
-/// The codes an example declares with `// expect: MDL001 MDL003` lines.
-fn expected_codes(entry: &Path) -> BTreeSet<String> {
-    let files: Vec<PathBuf> = if entry.is_dir() {
-        std::fs::read_dir(entry)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect()
-    } else {
-        vec![entry.to_path_buf()]
-    };
-    let mut codes = BTreeSet::new();
-    for f in files {
-        for line in std::fs::read_to_string(f).unwrap().lines() {
-            if let Some(rest) = line.strip_prefix("// expect:") {
-                codes.extend(rest.split_whitespace().map(str::to_string));
-            }
-        }
-    }
-    codes
+    entries("policies/agent-platform/bad", |n| n.contains("_bad"))
 }
 
 fn lint_bad(entry: &str, format: &str) -> Run {
@@ -103,12 +50,9 @@ fn every_bad_example_reports_exactly_its_expected_lints() {
         assert_eq!(got, expected, "{entry}: {}", run.stdout);
         covered.extend(got);
     }
-    // Every lint has an example.
-    for n in 1..=12 {
-        assert!(
-            covered.contains(&format!("MDL{n:03}")),
-            "no example for MDL{n:03}"
-        );
+    // Every lint of the registry has an example.
+    for lint in mandate::lint::LINTS {
+        assert!(covered.contains(lint.code), "no example for {}", lint.code);
     }
 }
 

@@ -147,6 +147,10 @@ const CODES: &[(&str, &str)] = &[
     ("MD0031", "file is not UTF-8"),
     ("MD0040", "invalid schema"),
     ("MD0070", "invalid `mandate.toml`"),
+    (
+        "MD0099",
+        "more diagnostics than the limit: the rest are not shown",
+    ),
     ("MD0100", "unknown entity type"),
     ("MD0101", "unknown action"),
     ("MD0102", "entity id not in an enumerated entity type"),
