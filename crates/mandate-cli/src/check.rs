@@ -18,12 +18,12 @@ pub struct CheckArgs {
     paths: Vec<PathBuf>,
 }
 
-/// Output formats.
+/// Output formats (of `check`, and of the commands that print a result or a report).
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
-    /// Source snippets with underlines.
+    /// Text for people (diagnostics with source snippets and underlines).
     Human,
-    /// One JSON object per diagnostic, in an array.
+    /// JSON for programs (diagnostics: an array of objects).
     Json,
 }
 
