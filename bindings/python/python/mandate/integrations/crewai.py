@@ -50,7 +50,7 @@ def check(gate: ToolGate, ctx: Any) -> Verdict:
 
 def pre_tool_call_hook(gate: ToolGate) -> Callable[[Any], None]:
     """The hook function (not registered): raises ``HookAborted`` unless the call is allowed."""
-    from crewai.hooks import HookAborted
+    from crewai.hooks import HookAborted  # type: ignore[import-not-found,unused-ignore]
 
     def mandate_pre_tool_call(ctx: Any) -> None:
         try:
@@ -67,7 +67,7 @@ def pre_tool_call_hook(gate: ToolGate) -> Callable[[Any], None]:
 
 def install_hook(gate: ToolGate) -> Callable[[Any], None]:
     """Registers the hook for every tool call of every crew in the process; returns it."""
-    from crewai.hooks import InterceptionPoint, on
+    from crewai.hooks import InterceptionPoint, on  # type: ignore[import-not-found,unused-ignore]
 
     hook = pre_tool_call_hook(gate)
     on(InterceptionPoint.PRE_TOOL_CALL)(hook)

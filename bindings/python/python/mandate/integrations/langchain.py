@@ -73,7 +73,7 @@ def tool_call_middleware(gate: ToolGate) -> Any:
     """An ``AgentMiddleware`` deciding every tool call of an agent (sync and async)."""
     from langchain.agents.middleware import AgentMiddleware
 
-    class MandateToolGuard(AgentMiddleware):  # type: ignore[misc,type-arg]
+    class MandateToolGuard(AgentMiddleware):  # type: ignore[misc,type-arg,unused-ignore]
         """Decides every tool call with Mandate before it runs."""
 
         def wrap_tool_call(self, request: Any, handler: Callable[[Any], Any]) -> Any:
@@ -107,7 +107,7 @@ def guard_tool(tool: Any, gate: ToolGate) -> Any:
         if verdict.allowed is not True:
             raise ToolException(verdict.message or _FAILED)
 
-    class GuardedTool(BaseTool):  # type: ignore[misc]
+    class GuardedTool(BaseTool):  # type: ignore[misc,unused-ignore]
         name: str = inner.name
         description: str = inner.description
         args_schema: Any = inner.args_schema
