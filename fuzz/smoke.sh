@@ -9,10 +9,12 @@
 # The test command runs each target with a fixed seed and run count (time is only a safety cap),
 # so that one commit fuzzes the same inputs on every machine: a CI failure reproduces locally.
 #
-# Seeds: every *.cedar / *.mandate file of crates/mandate-syntax/test_data, policies/ and, when
-# present, the Cedar conformance suite (${MANDATE_SHARED:-../shared}/conformance/cedar).
-# A crash leaves its input in fuzz/artifacts/<target>/; turn it into a test_data/{ok,err} case
-# before fixing it. Exits non-zero when any target fails.
+# Seeds: for the policy-text targets, every *.cedar / *.mandate file of
+# crates/mandate-syntax/test_data, policies/ and, when present, the Cedar conformance suite
+# (${MANDATE_SHARED:-../shared}/conformance/cedar); for the others, inputs that make_seeds.py
+# builds from the same places (schemas, entities, requests; audit logs the target writes itself).
+# A crash leaves its input in fuzz/artifacts/<target>/; turn it into a regression test in the
+# owning crate before fixing it. Exits non-zero when any target fails.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -30,20 +32,34 @@ fi
 
 cd "$root"
 
-# Seed corpus, rebuilt each run; file names keep the origin for readability.
-seeds="$here/corpus/_seeds"
-rm -rf "$seeds"
-mkdir -p "$seeds"
+# Seed corpora, rebuilt each run; file names keep the origin for readability. The policy-text
+# targets share one folder of policy files; the others get inputs built for them by
+# make_seeds.py (multi-part inputs joined by NUL bytes, from the Cedar corpus and policies/).
+seeds_root="$here/corpus/_seeds"
+rm -rf "$seeds_root"
+policy_seeds="$seeds_root/policies"
+mkdir -p "$policy_seeds"
 n_seeds=0
 for dir in "$root/crates/mandate-syntax/test_data" "$root/policies" "$shared/conformance/cedar"; do
     [ -d "$dir" ] || { echo "seed folder $dir not found; skipping it" >&2; continue; }
     while IFS= read -r -d '' f; do
         rel="${f#"$dir"/}"
-        cp "$f" "$seeds/$(basename "$dir")__${rel//\//__}"
+        cp "$f" "$policy_seeds/$(basename "$dir")__${rel//\//__}"
         n_seeds=$((n_seeds + 1))
     done < <(find "$dir" -type f \( -name '*.cedar' -o -name '*.mandate' \) -print0)
 done
-echo "seeded $n_seeds files into $seeds" >&2
+echo "seeded $n_seeds policy files into $policy_seeds" >&2
+
+# The seed folder of target $1.
+seeds_for() {
+    case "$1" in
+        parse_no_panic | fmt_roundtrip | cedar_superset) echo "$policy_seeds" ;;
+        *)
+            python3 "$here/make_seeds.py" "$1" "$seeds_root/$1" "$root" "$shared" >&2
+            echo "$seeds_root/$1"
+            ;;
+    esac
+}
 
 if [ "$#" -gt 0 ]; then
     targets=("$@")
@@ -69,6 +85,7 @@ for t in "${targets[@]}"; do
     # Committed inputs that once failed (fuzz/regressions/<target>/) are replayed on every run.
     regressions=()
     [ -d "$here/regressions/$t" ] && regressions=("$here/regressions/$t")
+    seeds="$(seeds_for "$t")"
     cargo fuzz run "$t" -s none "$corpus" "$seeds" "${regressions[@]}" -- \
         "${limit[@]}" -dict="$here/mandate.dict" -max_len=16384 -timeout=10 -rss_limit_mb=4096 \
         -print_final_stats=1 >"$logs/$t.log" 2>&1 || status=$?
