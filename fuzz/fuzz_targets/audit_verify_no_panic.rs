@@ -99,6 +99,9 @@ fn fixture() -> &'static Fixture {
             .collect();
         assert!(rotated.len() > 1, "the fixture log did not rotate");
         verify_dir(&rotated_dir, VerifyOptions::default()).expect("the rotated fixture verifies");
+        // Only the work directory stays (a few small files, under the process id).
+        let _ = std::fs::remove_dir_all(&single_dir);
+        let _ = std::fs::remove_dir_all(&rotated_dir);
         Fixture {
             single,
             head: report.head,
