@@ -10,7 +10,7 @@ pub mod eval;
 pub mod ext;
 pub mod index;
 pub mod request;
-pub mod stack;
+pub use mandate_syntax::stack;
 pub mod value;
 
 pub use authorizer::{

@@ -16,6 +16,7 @@ pub mod fmt;
 pub mod lexer;
 pub mod parser;
 pub mod span;
+pub mod stack;
 
 pub use diagnostics::{Diagnostic, Severity};
 pub use parser::{Dialect, ParseLimits, ParseOptions, Parsed, parse, parse_expr};

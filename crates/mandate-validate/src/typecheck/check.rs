@@ -510,6 +510,11 @@ impl<'i> Checker<'i> {
     /// Checks an expression. A thin dispatcher: every kind is handled in its own function, so
     /// that the frames on the recursion path stay small (the tree is at most 128 deep).
     fn check<'a>(&mut self, prior: &Prior<'_, 'a>, e: &'a CExpr) -> Answer<'a> {
+        // On a small thread stack, continue on a heap segment rather than overflow.
+        mandate_syntax::stack::guarded(|| self.check_node(prior, e))
+    }
+
+    fn check_node<'a>(&mut self, prior: &Prior<'_, 'a>, e: &'a CExpr) -> Answer<'a> {
         if self.budget == 0 {
             return Answer::fail(None);
         }

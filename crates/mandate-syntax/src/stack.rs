@@ -1,4 +1,5 @@
-//! Stack safety for the recursive passes over values, expressions and JSON (RELIABILITY R3).
+//! Stack safety for the recursive passes over expressions, values and JSON (RELIABILITY R3),
+//! shared by every crate above this one (the validator, the evaluator, the JSON readers).
 //!
 //! Nesting is bounded (the parser's `max_nesting_depth`, `MAX_JSON_DEPTH` for JSON), but a host
 //! may call us on a small thread stack (256 KiB is common for worker threads), and a debug
