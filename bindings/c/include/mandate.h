@@ -227,6 +227,13 @@ typedef struct mandate_options {
    * for no audit trail.
    */
   const char *audit_file;
+  /**
+   * Limits as a JSON object of names and non-negative integers, e.g.
+   * `{"max_entities": 10000, "max_request_bytes": 65536}` (the names and defaults are in
+   * docs/security.md); NULL keeps every default. A limit named here overrides
+   * `max_delegation`. An unknown name or a bad value is `MANDATE_ERR_INVALID_ARGUMENT`.
+   */
+  const char *limits_json;
 } mandate_options;
 
 /**

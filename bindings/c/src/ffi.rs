@@ -409,11 +409,12 @@ unsafe fn settings(options: *const MandateOptions) -> Result<Settings, Failure> 
         return Ok(Settings::default());
     };
     // SAFETY: the option strings satisfy `opt_str`'s contract (caller guarantee).
-    let (state_dir, quota_store, audit_file) = unsafe {
+    let (state_dir, quota_store, audit_file, limits_json) = unsafe {
         (
             opt_str(o.state_dir, "options.state_dir")?,
             opt_str(o.quota_store, "options.quota_store")?,
             opt_str(o.audit_file, "options.audit_file")?,
+            opt_str(o.limits_json, "options.limits_json")?,
         )
     };
     Ok(Settings {
@@ -426,6 +427,7 @@ unsafe fn settings(options: *const MandateOptions) -> Result<Settings, Failure> 
         state_dir: state_dir.map(str::to_string),
         quota_store: quota_store.map(str::to_string),
         audit_file: audit_file.map(str::to_string),
+        limits_json: limits_json.map(str::to_string),
     })
 }
 

@@ -25,6 +25,7 @@ pub(crate) struct Settings {
     pub state_dir: Option<String>,
     pub quota_store: Option<String>,
     pub audit_file: Option<String>,
+    pub limits_json: Option<String>,
 }
 
 /// Where the policies come from.
@@ -70,9 +71,18 @@ pub(crate) fn build_engine(inputs: Inputs, s: Settings) -> Result<Engine, Failur
             &[AuditFailureMode::Deny, AuditFailureMode::BestEffort],
         )?,
         validate: !s.no_validate,
-        max_delegation: match s.max_delegation {
-            0 => defaults.max_delegation,
-            n => usize::try_from(n).unwrap_or(usize::MAX),
+        limits: {
+            let mut limits = defaults.limits;
+            if s.max_delegation != 0 {
+                limits.max_delegation_depth =
+                    usize::try_from(s.max_delegation).unwrap_or(usize::MAX);
+            }
+            if let Some(text) = &s.limits_json {
+                limits
+                    .apply_json(text)
+                    .map_err(|e| Failure::invalid(format!("options.limits_json: {e}")))?;
+            }
+            limits
         },
         keep_versions: match s.keep_versions {
             0 => defaults.keep_versions,
@@ -237,10 +247,30 @@ pub(crate) fn request_from_parts(
     }
     let context = match context {
         None => None,
-        Some(text) => Some(
-            mandate::parse_json_bounded(text)
-                .map_err(|e| Failure::request(format!("invalid context JSON: {}", e.message)))?,
-        ),
+        Some(text) => {
+            // The context is most of a request: it gets the request's limits.
+            let limits = engine.limits();
+            if text.len() > limits.max_request_bytes {
+                return Err(Failure::request(format!(
+                    "invalid context JSON: context JSON too large (bytes): {} is more than the limit `max_request_bytes` = {}",
+                    text.len(),
+                    limits.max_request_bytes
+                )));
+            }
+            Some(
+                mandate::parse_json_bounded(text)
+                    .and_then(|json| {
+                        mandate::check_json_sizes(&json, "$.context", &limits.json_limits())?;
+                        Ok(json)
+                    })
+                    .map_err(|e| {
+                        Failure::request(format!(
+                            "invalid context JSON: {} (at {})",
+                            e.message, e.path
+                        ))
+                    })?,
+            )
+        }
     };
     let parsed = mandate::request_from_parts(
         mandate::RequestParts {

@@ -94,6 +94,11 @@ pub struct MandateOptions {
     /// Audit log: a hash-chained JSON Lines file (created, or verified and appended to); NULL
     /// for no audit trail.
     pub audit_file: *const c_char,
+    /// Limits as a JSON object of names and non-negative integers, e.g.
+    /// `{"max_entities": 10000, "max_request_bytes": 65536}` (the names and defaults are in
+    /// docs/security.md); NULL keeps every default. A limit named here overrides
+    /// `max_delegation`. An unknown name or a bad value is `MANDATE_ERR_INVALID_ARGUMENT`.
+    pub limits_json: *const c_char,
 }
 
 /// A request for the structured fast path `mandate_authorize`. Every string is borrowed for the

@@ -434,6 +434,7 @@ fn policy_errors_carry_diagnostics() {
         state_dir: null(),
         quota_store: null(),
         audit_file: null(),
+        limits_json: null(),
     };
     let p = c("permit(principal, action, resource);");
     // SAFETY: valid pointers.
@@ -772,6 +773,7 @@ fn audit_file_records_decisions() {
         state_dir: null(),
         quota_store: null(),
         audit_file: path.as_ptr(),
+        limits_json: null(),
     };
     {
         let e = platform_engine(Some(&options));
@@ -1202,4 +1204,92 @@ fn reference_workload_decisions_through_the_c_api_equal_the_rust_engine() -> Res
         assert!(with_reasons > 0, "{n}");
     }
     Ok(())
+}
+
+/// `options.limits_json` at limit − 1 and limit (the engine builds) and limit + 1
+/// (`MANDATE_ERR_POLICY`, the diagnostic naming the limit and the observed value); a bad limit
+/// is `MANDATE_ERR_INVALID_ARGUMENT`.
+#[test]
+fn limits_json_limits_the_entities() {
+    let p = c("permit(principal, action, resource);");
+    let limits = c(r#"{"max_entities": 5}"#);
+    let options = MandateOptions {
+        error_mode: 0,
+        on_store_failure: 0,
+        on_audit_failure: 0,
+        no_validate: 0,
+        max_delegation: 0,
+        keep_versions: 0,
+        state_dir: null(),
+        quota_store: null(),
+        audit_file: null(),
+        limits_json: limits.as_ptr(),
+    };
+    for (n, ok) in [(4, true), (5, true), (6, false)] {
+        let users: Vec<String> = (0..n)
+            .map(|i| {
+                format!(
+                    r#"{{"uid": {{"type": "User", "id": "u{i}"}}, "attrs": {{}}, "parents": []}}"#
+                )
+            })
+            .collect();
+        let entities = c(&format!("[{}]", users.join(",")));
+        let mut out = null_mut();
+        let mut err = null_mut();
+        // SAFETY: valid pointers.
+        let s = unsafe {
+            mandate_engine_new_from_strings(
+                p.as_ptr(),
+                null(),
+                entities.as_ptr(),
+                &options,
+                &mut out,
+                &mut err,
+            )
+        };
+        if ok {
+            assert_eq!(s, MANDATE_OK, "{n} entities");
+            drop(Engine(out));
+        } else {
+            assert_eq!(s, MANDATE_ERR_POLICY, "{n} entities");
+            // SAFETY: `err` is a live error.
+            let diags = unsafe { CStr::from_ptr(mandate_error_diagnostics_json(err)) }
+                .to_string_lossy()
+                .into_owned();
+            let (_, message) = take_error(err);
+            let named = "6 is more than the limit `max_entities` = 5";
+            assert!(
+                message.contains(named) || diags.contains(named),
+                "{message} {diags}"
+            );
+        }
+    }
+    for bad in [
+        r#"{"max_nothing": 1}"#,
+        r#"{"max_entities": -1}"#,
+        "[1]",
+        "{",
+    ] {
+        let limits = c(bad);
+        let options = MandateOptions {
+            limits_json: limits.as_ptr(),
+            ..options
+        };
+        let mut out = null_mut();
+        let mut err = null_mut();
+        // SAFETY: valid pointers.
+        let s = unsafe {
+            mandate_engine_new_from_strings(
+                p.as_ptr(),
+                null(),
+                null(),
+                &options,
+                &mut out,
+                &mut err,
+            )
+        };
+        assert_eq!(s, MANDATE_ERR_INVALID_ARGUMENT, "{bad}");
+        let (_, message) = take_error(err);
+        assert!(message.contains("limits_json"), "{bad}: {message}");
+    }
 }

@@ -833,7 +833,7 @@ impl NativeEngine {
         schema_json=false, entities_path=None, entities_json=None, state_dir=None,
         quota_store=None, audit=None, error_mode="deny-on-forbid-error", validate=true,
         max_delegation=4, on_store_failure="deny", on_audit_failure="deny", keep_versions=10,
-        actor="", reason="", reference=""
+        actor="", reason="", reference="", limits=None
     ))]
     #[expect(clippy::too_many_arguments, reason = "keyword-only Python constructor")]
     fn build(
@@ -857,8 +857,20 @@ impl NativeEngine {
         actor: &str,
         reason: &str,
         reference: &str,
+        limits: Option<std::collections::BTreeMap<String, usize>>,
     ) -> PyResult<Self> {
         shield(|| {
+            // `max_delegation` is the older spelling of `limits["max_delegation_depth"]`; the
+            // dict wins when it has both.
+            let mut engine_limits = mandate::Limits {
+                max_delegation_depth: max_delegation,
+                ..mandate::Limits::default()
+            };
+            for (name, value) in limits.unwrap_or_default() {
+                engine_limits
+                    .set(&name, value)
+                    .map_err(pyo3::exceptions::PyValueError::new_err)?;
+            }
             let options = EngineOptions {
                 error_mode: parse_mode(
                     error_mode,
@@ -868,7 +880,7 @@ impl NativeEngine {
                         ("cedar", ErrorMode::Cedar),
                     ],
                 )?,
-                max_delegation,
+                limits: engine_limits,
                 on_store_failure: parse_mode(
                     on_store_failure,
                     "on_store_failure",

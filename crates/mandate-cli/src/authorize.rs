@@ -40,6 +40,10 @@ pub struct StateArgs {
     /// A context field to hash in audit records, e.g. `context.api_key` (repeatable).
     #[arg(long = "audit-mask")]
     pub audit_mask: Vec<String>,
+    /// A limit as `NAME=VALUE`, e.g. `max_request_bytes=65536` (repeatable; the names and
+    /// defaults are in docs/security.md).
+    #[arg(long = "limit", value_name = "NAME=VALUE")]
+    pub limit: Vec<String>,
 }
 
 impl StateArgs {
@@ -53,6 +57,7 @@ impl StateArgs {
             audit_file: None,
             audit_key: None,
             audit_mask: Vec::new(),
+            limit: Vec::new(),
         }
     }
 }
@@ -107,9 +112,16 @@ pub fn build_engine(
     state: &StateArgs,
     options: EngineOptions,
 ) -> Result<Engine, EngineError> {
+    let mut limits = options.limits;
+    for assignment in &state.limit {
+        limits
+            .set_str(assignment)
+            .map_err(|e| EngineError::Invalid(format!("--limit: {e}")))?;
+    }
     let mut b = Engine::builder()
         .policy_paths(policies.to_vec())
         .options(EngineOptions {
+            limits,
             on_store_failure: if state.on_store_failure == "allow" {
                 StoreFailureMode::Allow
             } else {

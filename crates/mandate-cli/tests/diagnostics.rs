@@ -36,6 +36,12 @@ use std::path::{Path, PathBuf};
 /// Codes in the source that `mandate check` and `mandate lint` never print, and why.
 const NOT_FROM_CHECK_OR_LINT: &[(&str, &str)] = &[
     (
+        "MD0019",
+        "an engine limit (`mandate::Limits`) exceeded while the engine loads: `authorize`, \
+         `quota` and `explain` print it (tests/cli.rs `limit_*`, crates/mandate/tests/limits.rs); \
+         `check` and `lint` apply only the parser's limits (MD0009, MD0010)",
+    ),
+    (
         "MD0020",
         "`mandate fmt` refusing to write a layout that would change the policies: a formatter \
          bug, unreachable by design (the formatter's round-trip tests and fuzz target check it)",

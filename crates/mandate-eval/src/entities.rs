@@ -24,6 +24,148 @@ pub const MAX_JSON_DEPTH: usize = 128;
 /// for want of an audit record.
 pub const MAX_CONTEXT_DEPTH: usize = 64;
 
+/// Size limits for entity and request JSON (set by `mandate::Limits`). Every violation is a
+/// [`JsonError`] whose message names the limit and the observed value, at the JSON path where it
+/// was found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct JsonLimits {
+    /// Longest string (bytes, decoded), ids included.
+    pub max_string_bytes: usize,
+    /// Most elements of one array (a set, or an entity's `parents`).
+    pub max_set_elements: usize,
+    /// Most entities in one entity list.
+    pub max_entities: usize,
+    /// Most ancestors of one entity after the transitive closure.
+    pub max_ancestors: usize,
+}
+
+impl JsonLimits {
+    /// No limits (beyond the nesting depth, which is always enforced).
+    pub const UNLIMITED: JsonLimits = JsonLimits {
+        max_string_bytes: usize::MAX,
+        max_set_elements: usize::MAX,
+        max_entities: usize::MAX,
+        max_ancestors: usize::MAX,
+    };
+}
+
+impl Default for JsonLimits {
+    fn default() -> Self {
+        JsonLimits::UNLIMITED
+    }
+}
+
+fn limit_error(
+    path: impl fmt::Display,
+    what: &str,
+    name: &str,
+    seen: usize,
+    max: usize,
+) -> JsonError {
+    JsonError::new(
+        path,
+        format!("{what}: {seen} is more than the limit `{name}` = {max}"),
+    )
+    .help(format!(
+        "reduce the input, or raise `{name}` (see docs/security.md)"
+    ))
+}
+
+/// Checks every string (bytes) and array (elements) under `v` against `limits`, iteratively.
+///
+/// # Errors
+/// The first string or array over its limit, with its JSON path.
+pub fn check_json_sizes(
+    v: &serde_json::Value,
+    path: &str,
+    limits: &JsonLimits,
+) -> Result<(), JsonError> {
+    if limits.max_string_bytes == usize::MAX && limits.max_set_elements == usize::MAX {
+        return Ok(());
+    }
+    let mut stack: Vec<(&serde_json::Value, String)> = vec![(v, path.to_string())];
+    while let Some((v, path)) = stack.pop() {
+        match v {
+            serde_json::Value::String(s) if s.len() > limits.max_string_bytes => {
+                return Err(limit_error(
+                    path,
+                    "string too long (bytes)",
+                    "max_string_bytes",
+                    s.len(),
+                    limits.max_string_bytes,
+                ));
+            }
+            serde_json::Value::Array(a) => {
+                if a.len() > limits.max_set_elements {
+                    return Err(limit_error(
+                        path,
+                        "too many elements in an array",
+                        "max_set_elements",
+                        a.len(),
+                        limits.max_set_elements,
+                    ));
+                }
+                for (i, e) in a.iter().enumerate() {
+                    stack.push((e, format!("{path}[{i}]")));
+                }
+            }
+            serde_json::Value::Object(o) => {
+                for (k, e) in o {
+                    if k.len() > limits.max_string_bytes {
+                        return Err(limit_error(
+                            &path,
+                            "key too long (bytes)",
+                            "max_string_bytes",
+                            k.len(),
+                            limits.max_string_bytes,
+                        ));
+                    }
+                    stack.push((e, format!("{path}.{k}")));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Checks entity JSON (an array of entities) against `limits` before any entity is read: the
+/// entity count, then each entity's direct parents (against `max_ancestors`), strings and arrays.
+/// The ancestors after the closure are checked by `Entities::from_json_value_limited`.
+///
+/// # Errors
+/// The first limit exceeded, with its JSON path.
+pub fn check_entity_limits(json: &serde_json::Value, limits: &JsonLimits) -> Result<(), JsonError> {
+    let Some(arr) = json.as_array() else {
+        return Ok(());
+    };
+    if arr.len() > limits.max_entities {
+        return Err(limit_error(
+            "$",
+            "too many entities",
+            "max_entities",
+            arr.len(),
+            limits.max_entities,
+        ));
+    }
+    for (i, item) in arr.iter().enumerate() {
+        let path = format!("$[{i}]");
+        if let Some(parents) = item.get("parents").and_then(serde_json::Value::as_array)
+            && parents.len() > limits.max_ancestors
+        {
+            return Err(limit_error(
+                format!("{path}.parents"),
+                "too many ancestors",
+                "max_ancestors",
+                parents.len(),
+                limits.max_ancestors,
+            ));
+        }
+        check_json_sizes(item, &path, limits)?;
+    }
+    Ok(())
+}
+
 /// An entity.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Entity {
@@ -135,7 +277,7 @@ impl Entities {
         for (uid, e) in entities {
             map.insert(uid, e);
         }
-        compute_closure(&mut map)?;
+        compute_closure(&mut map, usize::MAX)?;
         Ok(Entities {
             map: map.into_iter().map(|(k, v)| (k, Arc::new(v))).collect(),
         })
@@ -161,10 +303,26 @@ impl Entities {
         json: &serde_json::Value,
         schema: Option<&Schema>,
     ) -> Result<Self, JsonError> {
+        Self::from_json_value_limited(json, schema, &JsonLimits::UNLIMITED)
+    }
+
+    /// As `from_json_value`, refusing input over `limits`: the entity count before any entity
+    /// is read, each entity's strings, sets and direct parents before it is read, and the
+    /// ancestors of each entity while the closure is computed (which stops at the first entity
+    /// over the limit).
+    ///
+    /// # Errors
+    /// As `from_json_str`, and a limit exceeded (the message names the limit and the value).
+    pub fn from_json_value_limited(
+        json: &serde_json::Value,
+        schema: Option<&Schema>,
+        limits: &JsonLimits,
+    ) -> Result<Self, JsonError> {
         let arr = json.as_array().ok_or_else(|| {
             JsonError::new("$", "expected an array of entities")
                 .help("entity files hold `[{\"uid\": …, \"attrs\": …, \"parents\": […]}, …]`")
         })?;
+        check_entity_limits(json, limits)?;
         let mut map: HashMap<Uid, Entity> = HashMap::default();
         for (i, item) in arr.iter().enumerate() {
             let path = format!("$[{i}]");
@@ -291,7 +449,7 @@ impl Entities {
                 }
             }
         }
-        compute_closure(&mut map)?;
+        compute_closure(&mut map, limits.max_ancestors)?;
         Ok(Entities {
             map: map.into_iter().map(|(k, v)| (k, Arc::new(v))).collect(),
         })
@@ -311,7 +469,7 @@ pub fn action_uid(id: &ActionId) -> Uid {
     }
 }
 
-fn compute_closure(map: &mut HashMap<Uid, Entity>) -> Result<(), JsonError> {
+fn compute_closure(map: &mut HashMap<Uid, Entity>, max_ancestors: usize) -> Result<(), JsonError> {
     // Iterative depth-first search with three colours; ancestors of a node are its parents plus
     // their ancestors. Parents missing from the store are ancestors without ancestors of their own.
     let keys: Vec<Uid> = map.keys().cloned().collect();
@@ -359,6 +517,17 @@ fn compute_closure(map: &mut HashMap<Uid, Entity>) -> Result<(), JsonError> {
                         anc.insert(p.clone());
                         if let Some(pa) = done.get(p) {
                             anc.extend(pa.iter().cloned());
+                        }
+                        if anc.len() > max_ancestors {
+                            return Err(limit_error(
+                                "$",
+                                &format!(
+                                    "too many ancestors of `{node}` (after the transitive closure)"
+                                ),
+                                "max_ancestors",
+                                anc.len(),
+                                max_ancestors,
+                            ));
                         }
                     }
                 }

@@ -116,7 +116,7 @@ pub fn parse(src: &str, options: ParseOptions) -> Parsed {
                 Diagnostic::error(
                     "MD0010",
                     format!(
-                        "source is too large: {} bytes (limit {} bytes)",
+                        "source is too large (bytes): {} is more than the limit `max_source_bytes` = {}",
                         src.len(),
                         options.limits.max_source_bytes
                     ),
@@ -578,7 +578,7 @@ impl Ctx {
         if !inside_reported {
             let limit = self.options.limits.max_nesting_depth;
             self.err(
-                Diagnostic::error("MD0009", format!("expression nesting is too deep (limit {limit})"))
+                Diagnostic::error("MD0009", format!("expression nesting is too deep (levels): {depth} is more than the limit `max_nesting_depth` = {limit}"))
                     .with_label(Span::new(span.start as usize, span.start as usize + 1), "nesting passes the limit here")
                     .with_help("split the condition into several policies or simplify it; the limit is `max_nesting_depth`"),
             );

@@ -256,7 +256,7 @@ fn nesting_one_past_the_limit_gives_one_diagnostic() {
             );
             let d = deep.first().unwrap();
             assert!(
-                d.message.contains("limit 128"),
+                d.message.contains("`max_nesting_depth` = 128"),
                 "{}: {}",
                 form.name,
                 d.message
@@ -296,7 +296,8 @@ fn custom_nesting_limit() {
             let deep = depth_errors(&bad);
             assert_eq!(deep.len(), 1, "{}: {:#?}", form.name, bad.diagnostics);
             assert!(
-                deep.iter().all(|d| d.message.contains("limit 8")),
+                deep.iter()
+                    .all(|d| d.message.contains("`max_nesting_depth` = 8")),
                 "{}",
                 form.name
             );
@@ -478,9 +479,13 @@ fn source_size_limit() {
             assert_eq!(p.diagnostics.len(), 1, "limit {max}");
             let d = p.diagnostics.first().unwrap();
             assert_eq!(d.code, "MD0010");
-            assert!(d.message.contains(&format!("{n} bytes")), "{}", d.message);
             assert!(
-                d.message.contains(&format!("limit {max} bytes")),
+                d.message.contains(&format!("(bytes): {n} is more than")),
+                "{}",
+                d.message
+            );
+            assert!(
+                d.message.contains(&format!("`max_source_bytes` = {max}")),
                 "{}",
                 d.message
             );

@@ -88,6 +88,7 @@ struct Cached {
 /// The entity data with the registry overlaid, cached per (policy version, registry version).
 pub(crate) struct AgentEntities {
     base: Option<Arc<J>>,
+    limits: mandate_eval::entities::JsonLimits,
     cache: arc_swap::ArcSwapOption<Cached>,
     rebuild: Mutex<()>,
 }
@@ -103,9 +104,10 @@ fn diag(message: String) -> Diagnostic {
 }
 
 impl AgentEntities {
-    pub(crate) fn new(base: Option<Arc<J>>) -> Self {
+    pub(crate) fn new(base: Option<Arc<J>>, limits: mandate_eval::entities::JsonLimits) -> Self {
         AgentEntities {
             base,
+            limits,
             cache: arc_swap::ArcSwapOption::empty(),
             rebuild: Mutex::new(()),
         }
@@ -172,7 +174,7 @@ impl AgentEntities {
                 }
             }
         }
-        Entities::from_json_value(&J::Array(items), schema)
+        Entities::from_json_value_limited(&J::Array(items), schema, &self.limits)
             .map_err(|e| diag(format!("entity data with the registered agents: {e}")))
     }
 }

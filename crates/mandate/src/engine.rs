@@ -36,7 +36,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-/// Largest policy set an engine accepts.
+/// Largest policy set an engine accepts by default (`Limits::max_policies`).
 pub const MAX_POLICIES: usize = 1_000_000;
 
 /// What to do when the quota store fails (unreachable, timeout, protocol error).
@@ -66,8 +66,9 @@ pub enum AuditFailureMode {
 pub struct EngineOptions {
     /// How erroring policies count (`DenyOnForbidError` by default).
     pub error_mode: ErrorMode,
-    /// Longest `on_behalf_of` chain accepted (default 4).
-    pub max_delegation: usize,
+    /// Size and count limits (`Limits::default()` by default); the longest `on_behalf_of`
+    /// chain accepted is `limits.max_delegation_depth` (default 4).
+    pub limits: crate::Limits,
     /// Quota-store failure handling (default deny).
     pub on_store_failure: StoreFailureMode,
     /// Policy versions kept for rollback, the running one included (default 10).
@@ -83,7 +84,7 @@ impl Default for EngineOptions {
     fn default() -> Self {
         EngineOptions {
             error_mode: ErrorMode::DenyOnForbidError,
-            max_delegation: 4,
+            limits: crate::Limits::default(),
             on_store_failure: StoreFailureMode::Deny,
             keep_versions: 10,
             validate: true,
@@ -360,6 +361,12 @@ impl EngineBuilder {
         self.options = options;
         self
     }
+    /// Size and count limits (default `Limits::default()`); replaces `options.limits`.
+    #[must_use]
+    pub fn limits(mut self, limits: crate::Limits) -> Self {
+        self.options.limits = limits;
+        self
+    }
     /// Who loads the first version, and under which reference.
     #[must_use]
     pub fn change(mut self, change: ChangeRef) -> Self {
@@ -377,10 +384,12 @@ impl EngineBuilder {
         let source = self
             .source
             .unwrap_or_else(|| PolicySource::Texts(Vec::new()));
+        let limits = self.options.limits;
         let version = build_version(
             source,
             self.schema,
             self.options.validate,
+            &limits,
             self.change.clone(),
             now,
         )
@@ -395,16 +404,21 @@ impl EngineBuilder {
         };
         let base = match &entities_json {
             Some((name, text)) => Some(Arc::new(
-                mandate_eval::entities::parse_json_bounded(text).map_err(|e| {
-                    EngineError::Load(vec![FileDiagnostics {
-                        source: mandate_syntax::Source::new(name.clone(), text.clone()),
-                        diagnostics: vec![crate::load::json_diag(
-                            "MD0050",
-                            "invalid entity JSON",
-                            &e,
-                        )],
-                    }])
-                })?,
+                mandate_eval::entities::parse_json_bounded(text)
+                    .and_then(|json| {
+                        crate::load::check_entity_limits(&json, &limits)?;
+                        Ok(json)
+                    })
+                    .map_err(|e| {
+                        EngineError::Load(vec![FileDiagnostics {
+                            source: mandate_syntax::Source::new(name.clone(), text.clone()),
+                            diagnostics: vec![crate::load::json_diag(
+                                "MD0050",
+                                "invalid entity JSON",
+                                &e,
+                            )],
+                        }])
+                    })?,
             )),
             None => None,
         };
@@ -439,7 +453,7 @@ impl EngineBuilder {
             }
             (None, None, None) => Arc::new(NullSink),
         };
-        let agent_entities = AgentEntities::new(base);
+        let agent_entities = AgentEntities::new(base, limits.json_limits());
         // Fail now, not on the first request, when the entities do not fit the schema.
         agent_entities
             .current(&version, registry.as_ref())
@@ -538,6 +552,11 @@ impl Engine {
         &self.inner.options
     }
 
+    /// The engine's limits.
+    pub fn limits(&self) -> &crate::Limits {
+        &self.inner.options.limits
+    }
+
     /// The quota store's name (`memory`, `redis`).
     pub fn quota_store_name(&self) -> &'static str {
         self.inner.quota_store.name()
@@ -563,8 +582,22 @@ impl Engine {
     /// # Errors
     /// Malformed JSON or a request the schema does not allow.
     pub fn request_from_json(&self, text: &str) -> Result<Request, mandate_syntax::Diagnostic> {
+        let limits = &self.inner.options.limits;
+        if text.len() > limits.max_request_bytes {
+            return Err(crate::limits::exceeded(
+                "MD0060",
+                "request JSON too large (bytes)",
+                "max_request_bytes",
+                text.len(),
+                limits.max_request_bytes,
+            ));
+        }
         let version = self.inner.current.load();
         let json = mandate_eval::entities::parse_json_bounded(text)
+            .and_then(|json| {
+                mandate_eval::entities::check_json_sizes(&json, "$", &limits.json_limits())?;
+                Ok(json)
+            })
             .map_err(|e| crate::load::json_diag("MD0060", "invalid request", &e))?;
         let parsed = mandate_eval::request::request_from_json(&json, version.schema.as_deref())
             .map_err(|e| crate::load::json_diag("MD0060", "invalid request", &e))?;
@@ -683,15 +716,15 @@ impl Engine {
             at_ms: now,
         };
         // 1. Lifecycle gate, for the principal and every link of the chain.
-        if request.on_behalf_of.len() > inner.options.max_delegation {
+        let max_delegation = inner.options.limits.max_delegation_depth;
+        if request.on_behalf_of.len() > max_delegation {
             d.layer = Layer::Delegation;
             d.reasons.push(SmolStr::new("delegation:too-long"));
             d.errors.push(DecisionError {
                 id: "delegation".into(),
                 message: format!(
-                    "the delegation chain has {} links, more than the limit of {}",
+                    "delegation chain too long (links): {} is more than the limit `max_delegation_depth` = {max_delegation}",
                     request.on_behalf_of.len(),
-                    inner.options.max_delegation
                 ),
             });
             return d;
@@ -948,6 +981,7 @@ impl Engine {
             source,
             schema,
             self.inner.options.validate,
+            &self.inner.options.limits,
             change.clone(),
             now,
         )
@@ -1083,7 +1117,8 @@ impl Agents<'_> {
             let json = agent_json(spec, AgentState::Active, 0, Some(schema));
             let arr = serde_json::Value::Array(vec![json]);
             // Parents and the owner need not exist yet; only the shape is checked.
-            mandate_eval::Entities::from_json_value(&arr, Some(schema))
+            let limits = self.inner().options.limits.json_limits();
+            mandate_eval::Entities::from_json_value_limited(&arr, Some(schema), &limits)
                 .map_err(|e| EngineError::Invalid(format!("agent does not fit the schema: {e}")))?;
         }
         Ok(())

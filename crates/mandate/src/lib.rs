@@ -14,6 +14,7 @@ pub mod agents;
 pub mod audit;
 pub mod engine;
 pub mod explain;
+pub mod limits;
 pub mod load;
 mod metrics;
 pub mod version;
@@ -26,6 +27,7 @@ pub use explain::{
     ConditionExplanation, Explanation, NearMiss, PolicyExplanation, PrincipalExplanation,
     ScopeMatch,
 };
+pub use limits::{LIMIT_NAMES, Limits};
 pub use mandate_agents as registry;
 pub use mandate_audit as audit_log;
 pub use mandate_quota as quota;
@@ -39,7 +41,7 @@ pub mod core {
 
 pub use mandate_eval::authorizer::{Outcome, evaluate_policy};
 pub use mandate_eval::entities::{
-    check_type_name, parse_json_bounded, parse_uid_str, uid_from_json,
+    check_json_sizes, check_type_name, parse_json_bounded, parse_uid_str, uid_from_json,
 };
 pub use mandate_eval::request::{
     ParsedRequest, RequestParts, request_from_json, request_from_parts,

@@ -255,6 +255,18 @@ pub fn entities_from_str(
         .map_err(|e| FileDiagnostics::bare(name, json_diag("MD0050", "invalid entities", &e)))
 }
 
+/// Checks entity JSON against the limits before any entity is read (see
+/// `mandate_eval::entities::check_entity_limits`).
+///
+/// # Errors
+/// The first limit exceeded, with its JSON path.
+pub fn check_entity_limits(
+    json: &serde_json::Value,
+    limits: &crate::Limits,
+) -> Result<(), crate::JsonError> {
+    mandate_eval::entities::check_entity_limits(json, &limits.json_limits())
+}
+
 /// A diagnostic for a JSON problem.
 pub fn json_diag(code: &'static str, what: &str, e: &crate::JsonError) -> Diagnostic {
     let mut d = Diagnostic::error(code, format!("{what}: {}", e.message))

@@ -1,11 +1,16 @@
 //! Policy-set versions: a parsed, validated and compiled policy set with its schema, identified by
 //! a content hash, and the bounded history that `Engine::rollback` walks back through.
 
+use crate::Limits;
+use crate::limits::exceeded;
 use crate::load::{FileDiagnostics, no_span};
 use mandate_eval::authorizer::Policy;
 use mandate_eval::{PolicySet, Uid};
-use mandate_syntax::ast::{ExprKind, QuotaSpec, Statement, StatementKind, Var};
-use mandate_syntax::{Diagnostic, Dialect, ParseOptions, Source};
+use mandate_syntax::ast::{
+    ActionConstraint, EntityRef, Expr, ExprKind, Literal, QuotaSpec, ScopeConstraint, Statement,
+    StatementKind, Var,
+};
+use mandate_syntax::{Diagnostic, Dialect, ParseOptions, Source, Span};
 use mandate_validate::schema::Schema;
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;
@@ -118,17 +123,137 @@ fn read_sources(source: &PolicySource) -> Result<Vec<Source>, Vec<FileDiagnostic
     }
 }
 
+/// Checks a source's size and line count against the limits, before it is parsed.
+///
+/// # Errors
+/// `max_source_bytes` or `max_source_lines` exceeded (MD0019).
+pub(crate) fn check_source(name: &str, text: &str, limits: &Limits) -> Result<(), FileDiagnostics> {
+    if text.len() > limits.max_source_bytes {
+        return Err(FileDiagnostics::bare(
+            name,
+            exceeded(
+                "MD0019",
+                "source too large (bytes)",
+                "max_source_bytes",
+                text.len(),
+                limits.max_source_bytes,
+            ),
+        ));
+    }
+    // Line ends are counted up to one past the limit, so counting stops early.
+    let lines = text
+        .bytes()
+        .filter(|&b| b == b'\n')
+        .take(limits.max_source_lines.saturating_add(1))
+        .count()
+        + usize::from(!text.is_empty() && !text.ends_with('\n'));
+    if lines > limits.max_source_lines {
+        let lines = text.lines().count();
+        return Err(FileDiagnostics::bare(
+            name,
+            exceeded(
+                "MD0019",
+                "too many lines in the source",
+                "max_source_lines",
+                lines,
+                limits.max_source_lines,
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks the string literals, entity ids and set literals of parsed statements against
+/// `max_string_bytes` and `max_set_elements`; each violation points at its literal.
+pub(crate) fn check_literals(statements: &[Statement], limits: &Limits) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let string = |len: usize, span: Span, out: &mut Vec<Diagnostic>| {
+        if len > limits.max_string_bytes {
+            out.push(
+                exceeded(
+                    "MD0019",
+                    "string too long (bytes)",
+                    "max_string_bytes",
+                    len,
+                    limits.max_string_bytes,
+                )
+                .with_label(span, "this string"),
+            );
+        }
+    };
+    for st in statements {
+        for scope in [&st.principal, &st.resource] {
+            if let ScopeConstraint::Eq(EntityRef::Uid(u))
+            | ScopeConstraint::In(EntityRef::Uid(u))
+            | ScopeConstraint::IsIn(_, EntityRef::Uid(u)) = scope
+            {
+                string(u.id.len(), u.span, &mut out);
+            }
+        }
+        match &st.action {
+            ActionConstraint::Eq(u) | ActionConstraint::In(u) => {
+                string(u.id.len(), u.span, &mut out);
+            }
+            ActionConstraint::InList(list) => {
+                if list.len() > limits.max_set_elements {
+                    out.push(
+                        exceeded(
+                            "MD0019",
+                            "too many actions in the scope's list",
+                            "max_set_elements",
+                            list.len(),
+                            limits.max_set_elements,
+                        )
+                        .with_label(st.span, "in this statement"),
+                    );
+                }
+                for u in list {
+                    string(u.id.len(), u.span, &mut out);
+                }
+            }
+            ActionConstraint::Any => {}
+        }
+        let mut exprs: Vec<&Expr> = st.conditions.iter().map(|c| &c.body).collect();
+        if let StatementKind::Quota(spec) = &st.kind {
+            exprs.extend(spec.by.iter().chain(spec.cost.iter()));
+        }
+        for e in exprs {
+            e.walk(&mut |e| match &e.kind {
+                ExprKind::Lit(Literal::String(s)) => string(s.len(), e.span, &mut out),
+                ExprKind::Entity(u) => string(u.id.len(), u.span, &mut out),
+                ExprKind::Set(es) if es.len() > limits.max_set_elements => out.push(
+                    exceeded(
+                        "MD0019",
+                        "too many elements in a set literal",
+                        "max_set_elements",
+                        es.len(),
+                        limits.max_set_elements,
+                    )
+                    .with_label(e.span, "this set"),
+                ),
+                _ => {}
+            });
+        }
+    }
+    out
+}
+
 /// Reads a schema source.
-pub(crate) fn read_schema(source: &SchemaSource) -> Result<(Schema, String), Vec<FileDiagnostics>> {
+pub(crate) fn read_schema(
+    source: &SchemaSource,
+    limits: &Limits,
+) -> Result<(Schema, String), Vec<FileDiagnostics>> {
     match source {
         SchemaSource::Path(p) => {
             let text = crate::load::read_text(p).map_err(|d| vec![d])?;
+            check_source(&p.display().to_string(), &text, limits).map_err(|d| vec![d])?;
             let json = p.extension().is_some_and(|e| e == "json");
             let schema = crate::load::schema_from_str(&p.display().to_string(), &text, json)
                 .map_err(|d| vec![d])?;
             Ok((schema, text))
         }
         SchemaSource::Text { text, json } => {
+            check_source("<schema>", text, limits).map_err(|d| vec![d])?;
             let schema =
                 crate::load::schema_from_str("<schema>", text, *json).map_err(|d| vec![d])?;
             Ok((schema, text.clone()))
@@ -144,12 +269,13 @@ pub(crate) fn build_version(
     source: PolicySource,
     schema_source: Option<SchemaSource>,
     validate: bool,
+    limits: &Limits,
     change: ChangeRef,
     now_ms: u64,
 ) -> Result<PolicyVersion, Vec<FileDiagnostics>> {
     let (schema, schema_text) = match &schema_source {
         Some(s) => {
-            let (schema, text) = read_schema(s)?;
+            let (schema, text) = read_schema(s, limits)?;
             (Some(Arc::new(schema)), text)
         }
         None => (None, String::new()),
@@ -158,12 +284,16 @@ pub(crate) fn build_version(
     let mut set = PolicySet::new();
     let mut failed = Vec::new();
     for src in sources {
+        if let Err(d) = check_source(src.name(), src.text(), limits) {
+            failed.push(d);
+            continue;
+        }
         let dialect = Dialect::for_path(std::path::Path::new(src.name()));
         let parsed = mandate_syntax::parse(
             src.text(),
             ParseOptions {
                 dialect,
-                ..ParseOptions::default()
+                limits: limits.parse_limits(),
             },
         );
         if parsed.has_errors() {
@@ -173,7 +303,14 @@ pub(crate) fn build_version(
             });
             continue;
         }
-        let mut diagnostics = Vec::new();
+        let mut diagnostics = check_literals(&parsed.file.statements, limits);
+        if !diagnostics.is_empty() {
+            failed.push(FileDiagnostics {
+                source: src,
+                diagnostics,
+            });
+            continue;
+        }
         if let (true, Some(schema)) = (validate, schema.as_deref()) {
             diagnostics.extend(
                 mandate_validate::validate_policies(schema, &parsed.file.statements)
@@ -184,6 +321,21 @@ pub(crate) fn build_version(
         if let Err(d) = set.add_statements(parsed.file.statements) {
             diagnostics.extend(d);
         }
+        // Checked after every file, so a huge set stops at the first file past the limit.
+        if set.policies().len() > limits.max_policies {
+            failed.push(FileDiagnostics::bare(
+                src.name(),
+                exceeded(
+                    "MD0019",
+                    "too many policies (after this file)",
+                    "max_policies",
+                    set.policies().len(),
+                    limits.max_policies,
+                )
+                .with_label(no_span(), ""),
+            ));
+            return Err(failed);
+        }
         if !diagnostics.is_empty() {
             failed.push(FileDiagnostics {
                 source: src,
@@ -193,20 +345,6 @@ pub(crate) fn build_version(
     }
     if !failed.is_empty() {
         return Err(failed);
-    }
-    if set.policies().len() > crate::engine::MAX_POLICIES {
-        return Err(vec![FileDiagnostics::bare(
-            "<policies>",
-            Diagnostic::error(
-                "MD0070",
-                format!(
-                    "the policy set has {} policies, more than the limit of {}",
-                    set.policies().len(),
-                    crate::engine::MAX_POLICIES
-                ),
-            )
-            .with_label(no_span(), ""),
-        )]);
     }
     // Build the decision index now, not on the first request.
     let _ = set.index();

@@ -218,6 +218,7 @@ class Engine:
         on_store_failure: str = "deny",
         on_audit_failure: str = "deny",
         keep_versions: int = 10,
+        limits: Optional[Mapping[str, int]] = None,
     ) -> "Engine":
         """Loads policy files and directories (``*.cedar`` strict Cedar, ``*.mandate``).
 
@@ -225,7 +226,10 @@ class Engine:
         the entities as Python data (a list in Cedar's entity JSON format). ``state_dir`` keeps
         the agent registry and quota journal across runs; ``quota_store`` is ``"memory"``
         (default) or ``"redis://HOST:PORT/"``; ``audit`` is a callable receiving each audit
-        record as a dict. Raises ``PolicyError`` with every diagnostic.
+        record as a dict. ``limits`` overrides some of the engine's limits by name, e.g.
+        ``{"max_entities": 10_000}`` (``docs/security.md`` lists them; ``max_delegation`` is the
+        older spelling of ``max_delegation_depth``, and the dict wins). Raises ``PolicyError``
+        with every diagnostic, a limit exceeded included; ``ValueError`` for an unknown limit.
         """
         entities_path: Optional[str] = None
         entities_json: Optional[str] = None
@@ -248,6 +252,7 @@ class Engine:
                 on_store_failure=on_store_failure,
                 on_audit_failure=on_audit_failure,
                 keep_versions=keep_versions,
+                limits=dict(limits) if limits is not None else None,
             )
         )
 
@@ -267,6 +272,7 @@ class Engine:
         on_store_failure: str = "deny",
         on_audit_failure: str = "deny",
         keep_versions: int = 10,
+        limits: Optional[Mapping[str, int]] = None,
     ) -> "Engine":
         """Loads policies from text: one string (read as ``policies.mandate``) or a dict of
         ``{name: text}`` (a name ending in ``.cedar`` is strict Cedar).
@@ -300,6 +306,7 @@ class Engine:
                 on_store_failure=on_store_failure,
                 on_audit_failure=on_audit_failure,
                 keep_versions=keep_versions,
+                limits=dict(limits) if limits is not None else None,
             )
         )
 

@@ -97,6 +97,7 @@ class NativeEngine:
         actor: str = "",
         reason: str = "",
         reference: str = "",
+        limits: Optional[Mapping[str, int]] = None,
     ) -> NativeEngine: ...
     def authorize(
         self,

@@ -142,6 +142,7 @@ const CODES: &[(&str, &str)] = &[
     ("MD0015", "invalid template slot"),
     ("MD0017", "invalid record key"),
     ("MD0018", "unknown function or method"),
+    ("MD0019", "input over a limit (`mandate::Limits`)"),
     ("MD0020", "the formatter refused to write its output"),
     ("MD0030", "file cannot be read"),
     ("MD0031", "file is not UTF-8"),
