@@ -389,6 +389,49 @@ static void test_poison(void) {
     mandate_engine_free(engine); /* a poisoned handle is still freed normally */
 }
 
+/* options.limits_json: a request at max_request_bytes - 1 and at the limit is decided, one byte
+ * more is MANDATE_ERR_REQUEST with a diagnostic naming the limit and the observed value. */
+static void test_limits(void) {
+    const char *base = "{\"principal\": \"User::\\\"u\\\"\", \"action\": \"Action::\\\"read\\\"\", "
+                       "\"resource\": \"Doc::\\\"d\\\"\", \"context\": {}}";
+    size_t limit = strlen(base) + 1;
+    char limits_json[64];
+    snprintf(limits_json, sizeof limits_json, "{\"max_request_bytes\": %zu}", limit);
+    mandate_options options;
+    memset(&options, 0, sizeof options);
+    options.limits_json = limits_json;
+    mandate_engine *engine = NULL;
+    CHECK_STATUS(mandate_engine_new_from_strings("permit(principal, action, resource);", NULL, NULL, &options,
+                                                 &engine, NULL),
+                 MANDATE_OK);
+    char text[256];
+    for (size_t len = limit - 1; len <= limit + 1; len++) {
+        snprintf(text, sizeof text, "%s%*s", base, (int)(len - strlen(base)), "");
+        CHECK(strlen(text) == len);
+        char *decision = NULL;
+        mandate_error *err = NULL;
+        enum mandate_status s = mandate_authorize_json(engine, text, &decision, &err);
+        if (len <= limit) {
+            CHECK(s == MANDATE_OK);
+            mandate_string_free(decision);
+        } else {
+            char expected[96];
+            snprintf(expected, sizeof expected, "%zu is more than the limit `max_request_bytes` = %zu", len, limit);
+            CHECK(s == MANDATE_ERR_REQUEST);
+            CHECK(err != NULL && (strstr(mandate_error_message(err), expected) != NULL ||
+                                  strstr(mandate_error_diagnostics_json(err), expected) != NULL));
+            mandate_error_free(err);
+        }
+    }
+    mandate_engine_free(engine);
+    memset(&options, 0, sizeof options);
+    options.limits_json = "{\"max_nothing\": 1}";
+    mandate_engine *other = NULL;
+    CHECK(mandate_engine_new_from_strings("permit(principal, action, resource);", NULL, NULL, &options, &other, NULL) ==
+          MANDATE_ERR_INVALID_ARGUMENT);
+    CHECK(other == NULL);
+}
+
 /* R24: double free and use after free of handles are detected, never undefined behaviour. */
 static void test_handles(void) {
     mandate_error *err = NULL;
@@ -761,6 +804,7 @@ int main(int argc, char **argv) {
     test_check_and_lint(argv[1]);
     test_poison();
     test_handles();
+    test_limits();
     test_free_while_deciding();
     test_small_stack();
     test_threads();
