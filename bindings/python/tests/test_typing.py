@@ -13,6 +13,7 @@ import mandate
 from mandate.integrations import ToolGate
 
 engine = mandate.Engine.from_strings("permit(principal, action, resource);")
+limited = mandate.Engine.from_strings("permit(principal, action, resource);", limits={"max_entities": 10})
 d: mandate.Decision = engine.authorize(("User", "a"), 'Action::"go"', mandate.Entity("R", "r"), {"n": 1})
 allowed: bool = d.allowed
 reasons: list[str] = d.reasons
