@@ -145,8 +145,17 @@ fn deciding_while_reloading_suspending_revoking_and_exhausting_quotas() {
     let run_for = Duration::from_secs(seconds());
     let stop = Arc::new(AtomicBool::new(false));
     let start = Arc::new(Barrier::new(DECIDERS + 3));
-    // Version ids as they become known: B's id is learnt from the first reload.
-    let version_b: Arc<std::sync::Mutex<Option<Arc<str>>>> = Arc::default();
+    // B's id, known before the first reload: a version's id is the hash of its content, and a
+    // decider can see B as soon as a reload has installed it, before `reload_policies` returns.
+    let b_id: Arc<str> = Engine::builder()
+        .policy_texts(vec![("soak.mandate".into(), POLICIES_B.into())])
+        .build()
+        .unwrap()
+        .version()
+        .id
+        .clone();
+    let version_b: Arc<std::sync::Mutex<Option<Arc<str>>>> =
+        Arc::new(std::sync::Mutex::new(Some(b_id)));
 
     // Policy changes: reload B, roll back to A, and so on.
     let policy_thread = {
@@ -163,7 +172,11 @@ fn deciding_while_reloading_suspending_revoking_and_exhausting_quotas() {
                 let b = engine
                     .reload_policies(texts(POLICIES_B), None, change("reload B"))
                     .unwrap();
-                *version_b.lock().unwrap() = Some(b.id.clone());
+                assert_eq!(
+                    version_b.lock().unwrap().as_deref(),
+                    Some(&*b.id),
+                    "B's id is its content hash"
+                );
                 engine.rollback(change("back to A")).unwrap();
                 changes += 2;
                 std::thread::sleep(Duration::from_millis(2));
