@@ -1130,7 +1130,10 @@ mod tests {
         let errors = parse_text(src).unwrap_err();
         for e in errors.iter() {
             if let Some(SchemaLocation::Text { start, end, .. }) = e.location {
-                assert!(src.is_char_boundary(start) && src.is_char_boundary(end), "{e:?}");
+                assert!(
+                    src.is_char_boundary(start) && src.is_char_boundary(end),
+                    "{e:?}"
+                );
             }
         }
     }
