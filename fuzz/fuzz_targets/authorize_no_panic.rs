@@ -5,8 +5,9 @@
 //! is read in the JSON format when it starts with `{`, else in the human format, and the engine
 //! type-checks the policies against it as on every load. The engine has the in-memory defaults:
 //! memory quota store and agent registry, no audit sink, default options (deny on forbid error).
-//! An input that does not load, or a request the engine does not read, is an answer, not a
-//! finding. Otherwise the request is decided twice (the second sees the quota charges of the
+//! When the schema or the entities do not load, the engine is built without them (most mutations
+//! break one of the JSON parts); policies that do not load, or a request the engine does not
+//! read, end the case: an error is an answer, not a finding. Otherwise the request is decided twice (the second sees the quota charges of the
 //! first), then as a dry run, then explained, and for every decision (RELIABILITY R6, R9):
 //!
 //! - an allow has at least one reason, and every reason is a `permit` of the running version;
@@ -21,7 +22,7 @@ mod common;
 
 use libfuzzer_sys::fuzz_target;
 use mandate::ast::{Effect, StatementKind};
-use mandate::{AuthorizeOptions, Decision, Engine, PolicyVersion};
+use mandate::{AuthorizeOptions, Decision, Engine, EngineError, PolicyVersion};
 use std::collections::BTreeSet;
 
 fn permits(version: &PolicyVersion) -> BTreeSet<&str> {
@@ -32,6 +33,23 @@ fn permits(version: &PolicyVersion) -> BTreeSet<&str> {
         .filter(|p| matches!(p.statement.kind, StatementKind::Policy(Effect::Permit)))
         .map(|p| p.id.as_str())
         .collect()
+}
+
+const POLICIES: &str = "fuzz.mandate";
+
+fn build(
+    policies: &str,
+    schema: Option<&str>,
+    entities: Option<&str>,
+) -> Result<Engine, EngineError> {
+    let mut builder = Engine::builder().policy_texts(vec![(POLICIES.into(), policies.to_owned())]);
+    if let Some(schema) = schema {
+        builder = builder.schema_text(schema, common::looks_like_json(schema));
+    }
+    if let Some(entities) = entities {
+        builder = builder.entities_json(entities);
+    }
+    builder.build()
 }
 
 fn check(d: &Decision, version: &PolicyVersion, seen: &mut BTreeSet<String>) {
@@ -71,16 +89,35 @@ fn check(d: &Decision, version: &PolicyVersion, seen: &mut BTreeSet<String>) {
 
 fuzz_target!(|data: &[u8]| {
     let [policies, entities, request, schema] = common::split::<4>(data);
-    let mut builder =
-        Engine::builder().policy_texts(vec![("fuzz.mandate".into(), policies.into_owned())]);
-    if !schema.trim().is_empty() {
-        let json = common::looks_like_json(&schema);
-        builder = builder.schema_text(schema.into_owned(), json);
+    let schema = Some(schema).filter(|s| !s.trim().is_empty());
+    let entities = Some(entities).filter(|e| !e.trim().is_empty());
+    // Most mutations break one of the JSON parts: rather than stop there, the engine is built
+    // again without the schema, then without the entities, so that the policies and the request
+    // still get decided.
+    let mut attempts = vec![(schema.as_deref(), entities.as_deref())];
+    if schema.is_some() {
+        attempts.push((None, entities.as_deref()));
     }
-    if !entities.trim().is_empty() {
-        builder = builder.entities_json(entities.into_owned());
+    if entities.is_some() {
+        attempts.push((None, None));
     }
-    let Ok(engine) = builder.build() else {
+    let mut engine = None;
+    for (schema, entities) in attempts {
+        match build(&policies, schema, entities) {
+            Ok(e) => {
+                engine = Some(e);
+                break;
+            }
+            // Without a schema to type-check against, a policy error is final.
+            Err(EngineError::Load(files))
+                if schema.is_none() && files.iter().any(|f| f.source.name() == POLICIES) =>
+            {
+                return;
+            }
+            Err(_) => {}
+        }
+    }
+    let Some(engine) = engine else {
         return;
     };
     let Ok(request) = engine.request_from_json(&request) else {

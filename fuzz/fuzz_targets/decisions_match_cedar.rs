@@ -2,8 +2,9 @@
 //!
 //! The input is `policies NUL entities NUL request` (see `common::split`). The reference, the
 //! `cedar-policy` crate, reads the policy set, the entity JSON (no schema) and the request
-//! (principal, action, resource as entity JSON, context as a record) and decides it. When it
-//! accepts all three, Mandate must accept them too (its Cedar dialect, `Entities::from_json_str`,
+//! (principal, action, resource as entity JSON, context as a record) and decides it; entities it
+//! refuses are replaced by none (`[]`) on both sides, since most mutations break their JSON. When
+//! it accepts all three, Mandate must accept them too (its Cedar dialect, `Entities::from_json_str`,
 //! `request_from_json`) and `mandate::core::is_authorized` in `ErrorMode::Cedar` (Cedar's
 //! skip-on-error, as the workspace's differential test `crates/mandate-eval/tests/differential.rs`
 //! uses) must give the same decision, the same determining policies and the same erroring
@@ -32,6 +33,7 @@ mod common;
 use cedar_policy as cedar;
 use libfuzzer_sys::fuzz_target;
 use mandate::{Dialect, Entities, ErrorMode, ParseOptions, PolicySet, parse, request_from_json};
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::str::FromStr;
 use std::sync::Once;
@@ -59,9 +61,17 @@ struct Answer {
     errors: BTreeSet<String>,
 }
 
-fn reference(policies: &str, entities: &str, request: &serde_json::Value) -> Option<Answer> {
+/// The reference's answer, and whether it refused the entities and decided without them.
+fn reference(
+    policies: &str,
+    entities: &str,
+    request: &serde_json::Value,
+) -> Option<(Answer, bool)> {
     let policies = cedar::PolicySet::from_str(policies).ok()?;
-    let entities = cedar::Entities::from_json_str(entities, None).ok()?;
+    let (entities, without) = match cedar::Entities::from_json_str(entities, None) {
+        Ok(e) => (e, false),
+        Err(_) => (cedar::Entities::empty(), true),
+    };
     let uid = |k: &str| cedar::EntityUid::from_json(request.get(k).cloned()?).ok();
     let context = match request.get("context") {
         None => cedar::Context::empty(),
@@ -76,7 +86,7 @@ fn reference(policies: &str, entities: &str, request: &serde_json::Value) -> Opt
     )
     .ok()?;
     let response = cedar::Authorizer::new().is_authorized(&request, &policies, &entities);
-    Some(Answer {
+    let answer = Answer {
         allow: response.decision() == cedar::Decision::Allow,
         reasons: response
             .diagnostics()
@@ -90,15 +100,17 @@ fn reference(policies: &str, entities: &str, request: &serde_json::Value) -> Opt
                 cedar::AuthorizationError::PolicyEvaluationError(e) => e.policy_id().to_string(),
             })
             .collect(),
-    })
+    };
+    Some((answer, without))
 }
 
-/// Runs the reference on its big-stack thread; `None` when it rejects the input or panics.
+/// Runs the reference on its big-stack thread; `None` when it rejects the policies or the
+/// request, or panics.
 fn reference_on_thread(
     policies: &str,
     entities: &str,
     request: &serde_json::Value,
-) -> Option<Answer> {
+) -> Option<(Answer, bool)> {
     static HOOK: Once = Once::new();
     HOOK.call_once(|| {
         let previous = std::panic::take_hook();
@@ -131,8 +143,17 @@ fuzz_target!(|data: &[u8]| {
     if fields.keys().any(|k| !REQUEST_FIELDS.contains(&k.as_str())) {
         return;
     }
-    let Some(cedar) = reference_on_thread(&policies, &entities_text, &request_json) else {
+    let Some((cedar, without_entities)) =
+        reference_on_thread(&policies, &entities_text, &request_json)
+    else {
         return;
+    };
+    // Entities the reference refuses (most mutations break their JSON) are replaced by none on
+    // both sides, so that the policies and the request are still compared.
+    let entities_text = if without_entities {
+        Cow::Borrowed("[]")
+    } else {
+        entities_text
     };
 
     let parsed = parse(

@@ -57,6 +57,7 @@ def test_mypy_strict_on_the_package_itself() -> None:
     package = Path(__file__).resolve().parents[1] / "python" / "mandate"
     proc = subprocess.run(
         [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--follow-imports=skip",
+         "--ignore-missing-imports",
          str(package)],
         capture_output=True, text=True,
     )

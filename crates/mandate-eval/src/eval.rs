@@ -121,20 +121,34 @@ fn as_entity(v: &Value) -> Result<&Arc<Uid>, EvalError> {
 /// Evaluates an expression.
 ///
 /// Stack-safe at the nesting limit on small thread stacks (256 KiB, debug builds included):
-/// compound nodes go through [`crate::stack::guarded`], so a deep policy costs an allocation
-/// there, never a crash.
+/// every `GUARD_EVERY` levels of nesting, starting at the root, evaluation goes through
+/// [`crate::stack::guarded`], which continues on a heap segment when the stack runs low. Between
+/// two checks at most `GUARD_EVERY` frames are pushed, well inside the guard's red zone; a
+/// typical condition is shallower than that and pays for one check.
 ///
 /// # Errors
 /// Cedar's evaluation errors.
 pub fn eval(e: &Expr, env: &Env<'_>) -> R {
+    eval_at(e, env, 0)
+}
+
+/// Levels of nesting between two stack checks: a level takes about 10 KiB in a debug build
+/// (`eval_node`'s frame and its callees'), so 4 levels stay well inside the guard's red zone.
+const GUARD_EVERY: u32 = 4;
+
+#[inline]
+fn eval_at(e: &Expr, env: &Env<'_>, depth: u32) -> R {
     match &e.kind {
         ExprKind::Lit(Literal::Bool(b)) => Ok(Value::Bool(*b)),
         ExprKind::Lit(Literal::Long(n)) => Ok(Value::Long(*n)),
-        _ => crate::stack::guarded(|| eval_node(e, env)),
+        _ if depth.is_multiple_of(GUARD_EVERY) => {
+            crate::stack::guarded(|| eval_node(e, env, depth))
+        }
+        _ => eval_node(e, env, depth),
     }
 }
 
-fn eval_node(e: &Expr, env: &Env<'_>) -> R {
+fn eval_node(e: &Expr, env: &Env<'_>, depth: u32) -> R {
     match &e.kind {
         ExprKind::Lit(Literal::Bool(b)) => Ok(Value::Bool(*b)),
         ExprKind::Lit(Literal::Long(n)) => Ok(Value::Long(*n)),
@@ -155,15 +169,15 @@ fn eval_node(e: &Expr, env: &Env<'_>) -> R {
             .ok_or(EvalError::UnlinkedSlot("?resource")),
         ExprKind::Entity(uid) => Ok(Value::entity(Uid::from_ast(uid))),
         ExprKind::If(c, t, f) => {
-            if as_bool(&eval(c, env)?)? {
-                eval(t, env)
+            if as_bool(&eval_at(c, env, depth + 1)?)? {
+                eval_at(t, env, depth + 1)
             } else {
-                eval(f, env)
+                eval_at(f, env, depth + 1)
             }
         }
         ExprKind::And(items) => {
             for item in items {
-                if !as_bool(&eval(item, env)?)? {
+                if !as_bool(&eval_at(item, env, depth + 1)?)? {
                     return Ok(Value::Bool(false));
                 }
             }
@@ -171,28 +185,28 @@ fn eval_node(e: &Expr, env: &Env<'_>) -> R {
         }
         ExprKind::Or(items) => {
             for item in items {
-                if as_bool(&eval(item, env)?)? {
+                if as_bool(&eval_at(item, env, depth + 1)?)? {
                     return Ok(Value::Bool(true));
                 }
             }
             Ok(Value::Bool(false))
         }
-        ExprKind::Not(x) => Ok(Value::Bool(!as_bool(&eval(x, env)?)?)),
+        ExprKind::Not(x) => Ok(Value::Bool(!as_bool(&eval_at(x, env, depth + 1)?)?)),
         ExprKind::Neg(x) => {
-            let n = as_long(&eval(x, env)?)?;
+            let n = as_long(&eval_at(x, env, depth + 1)?)?;
             n.checked_neg()
                 .map(Value::Long)
                 .ok_or_else(|| EvalError::Overflow(format!("cannot negate {n}")))
         }
         ExprKind::Compare(op, a, b) => {
-            let a = eval(a, env)?;
-            let b = eval(b, env)?;
+            let a = eval_at(a, env, depth + 1)?;
+            let b = eval_at(b, env, depth + 1)?;
             compare(*op, &a, &b, env)
         }
         ExprKind::Add(first, rest) => {
-            let mut acc = eval(first, env)?;
+            let mut acc = eval_at(first, env, depth + 1)?;
             for (op, x) in rest {
-                let rhs = eval(x, env)?;
+                let rhs = eval_at(x, env, depth + 1)?;
                 let (l, r) = (as_long(&acc)?, as_long(&rhs)?);
                 let res = match op {
                     AddOp::Add => l.checked_add(r),
@@ -210,11 +224,11 @@ fn eval_node(e: &Expr, env: &Env<'_>) -> R {
         ExprKind::Mul(items) => {
             let mut iter = items.iter();
             let mut acc = match iter.next() {
-                Some(x) => eval(x, env)?,
+                Some(x) => eval_at(x, env, depth + 1)?,
                 None => return Ok(Value::Long(1)),
             };
             for x in iter {
-                let rhs = eval(x, env)?;
+                let rhs = eval_at(x, env, depth + 1)?;
                 let (l, r) = (as_long(&acc)?, as_long(&rhs)?);
                 acc = Value::Long(
                     l.checked_mul(r)
@@ -223,13 +237,13 @@ fn eval_node(e: &Expr, env: &Env<'_>) -> R {
             }
             Ok(acc)
         }
-        ExprKind::Has(x, path) => has_path(eval(x, env)?, path, env),
+        ExprKind::Has(x, path) => has_path(eval_at(x, env, depth + 1)?, path, env),
         ExprKind::Like(x, pattern) => {
-            let v = eval(x, env)?;
+            let v = eval_at(x, env, depth + 1)?;
             Ok(Value::Bool(wildcard_match(as_string(&v)?, pattern)))
         }
         ExprKind::Is(x, ty, in_expr) => {
-            let v = eval(x, env)?;
+            let v = eval_at(x, env, depth + 1)?;
             let uid = as_entity(&v)?;
             if uid.ty != ty.full {
                 // `is T in E` short-circuits like `&&`.
@@ -238,20 +252,20 @@ fn eval_node(e: &Expr, env: &Env<'_>) -> R {
             match in_expr {
                 None => Ok(Value::Bool(true)),
                 Some(rhs) => {
-                    let r = eval(rhs, env)?;
+                    let r = eval_at(rhs, env, depth + 1)?;
                     eval_in(&v, &r, env)
                 }
             }
         }
         ExprKind::Member(base, accesses) => {
-            let mut acc = eval(base, env)?;
+            let mut acc = eval_at(base, env, depth + 1)?;
             for a in accesses {
                 acc = match a {
                     Access::Attr(name, _) => get_attr(&acc, name, env)?,
                     Access::Method(name, args, _) => {
                         let mut vals = Vec::with_capacity(args.len());
                         for arg in args {
-                            vals.push(eval(arg, env)?);
+                            vals.push(eval_at(arg, env, depth + 1)?);
                         }
                         call_method(name, &acc, &vals, env)?
                     }
@@ -262,21 +276,21 @@ fn eval_node(e: &Expr, env: &Env<'_>) -> R {
         ExprKind::Call(name, args) => {
             let mut vals = Vec::with_capacity(args.len());
             for arg in args {
-                vals.push(eval(arg, env)?);
+                vals.push(eval_at(arg, env, depth + 1)?);
             }
             call_function(&name.full, &vals)
         }
         ExprKind::Set(items) => {
             let mut set = BTreeSet::new();
             for item in items {
-                set.insert(eval(item, env)?);
+                set.insert(eval_at(item, env, depth + 1)?);
             }
             Ok(Value::Set(Arc::new(set)))
         }
         ExprKind::Record(fields) => {
             let mut map = std::collections::BTreeMap::new();
             for (k, x) in fields {
-                map.insert(k.clone(), eval(x, env)?);
+                map.insert(k.clone(), eval_at(x, env, depth + 1)?);
             }
             Ok(Value::Record(Arc::new(map)))
         }

@@ -1927,6 +1927,8 @@ fn unescape(raw: &str, pattern: bool) -> Result<Unescaped, EscapeError> {
                 loop {
                     match chars.next() {
                         Some((_, '}')) => break,
+                        // As in Rust and Cedar: `_` may follow a digit and is ignored.
+                        Some((_, '_')) if !hex.is_empty() => {}
                         Some((_, h)) if h.is_ascii_hexdigit() && hex.len() < 6 => hex.push(h),
                         bad => {
                             // Underline from `\u` up to and including the offending character.

@@ -8,7 +8,7 @@
 //! bytes (the `stacker` crate). On a normal stack this is one comparison per step.
 
 /// Stack left below which a recursive step continues on a new segment.
-pub const RED_ZONE: usize = 64 * 1024;
+pub const RED_ZONE: usize = 128 * 1024;
 /// Size of a segment allocated when the stack runs low.
 pub const SEGMENT: usize = 1024 * 1024;
 

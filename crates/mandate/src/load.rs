@@ -225,12 +225,41 @@ pub fn schema_from_str(name: &str, text: &str, json: bool) -> Result<Schema, Fil
     } else {
         Schema::from_cedarschema(text)
     };
-    res.map_err(|e| {
-        FileDiagnostics::bare(
-            name,
-            Diagnostic::error("MD0040", format!("invalid schema: {e}")),
-        )
-    })
+    res.map_err(|errors| schema_diagnostics(name, text, &errors))
+}
+
+/// One `MD0040` per schema error, pointing into the schema text where the error has a place in
+/// it (so renderers show the snippet and SARIF a region); a JSON path leads the message.
+fn schema_diagnostics(
+    name: &str,
+    text: &str,
+    errors: &mandate_validate::schema::SchemaErrors,
+) -> FileDiagnostics {
+    use mandate_validate::schema::SchemaLocation;
+    let diagnostics = errors
+        .iter()
+        .map(|e| {
+            let mut d = match &e.location {
+                Some(SchemaLocation::Text { start, end, .. }) => {
+                    Diagnostic::error("MD0040", format!("invalid schema: {}", e.message))
+                        .with_label(Span::new(*start, (*end).max(*start)), "here")
+                }
+                Some(location @ SchemaLocation::Json { .. }) => Diagnostic::error(
+                    "MD0040",
+                    format!("invalid schema: {location}: {}", e.message),
+                ),
+                None => Diagnostic::error("MD0040", format!("invalid schema: {}", e.message)),
+            };
+            if let Some(help) = &e.help {
+                d = d.with_help(help.clone());
+            }
+            d
+        })
+        .collect();
+    FileDiagnostics {
+        source: Source::new(name, text),
+        diagnostics,
+    }
 }
 
 /// Loads an entity file (Cedar entity JSON), schema-based when a schema is given.

@@ -267,9 +267,16 @@ impl<'a> LineIndex<'a> {
             .get(line.saturating_sub(1))
             .copied()
             .unwrap_or(self.text.len());
-        line_start
+        let mut offset = line_start
             .saturating_add(column.saturating_sub(1))
-            .min(self.text.len())
+            .min(self.text.len());
+        // serde_json counts columns in bytes and can point inside a multi-byte character (at
+        // the end of an unterminated string, found by the schema fuzz target): step back to
+        // the character's start.
+        while offset > 0 && !self.text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        offset
     }
 }
 

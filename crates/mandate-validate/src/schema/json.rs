@@ -1123,6 +1123,22 @@ mod tests {
     }
 
     #[test]
+    fn a_syntax_error_inside_a_multibyte_character_is_located_on_its_start() {
+        // Found by the `schema_parse_no_panic` fuzz target (an unterminated string ending in
+        // U+FFFD): serde_json's byte column pointed inside the last character.
+        let src = "[\"idtocn\u{FFFD}\u{FFFD}";
+        let errors = parse_text(src).unwrap_err();
+        for e in errors.iter() {
+            if let Some(SchemaLocation::Text { start, end, .. }) = e.location {
+                assert!(
+                    src.is_char_boundary(start) && src.is_char_boundary(end),
+                    "{e:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn syntax_errors_have_line_and_column() {
         let errors = parse_text("{\n  \"a\": ,\n}").unwrap_err();
         let text = errors.to_string();
