@@ -642,7 +642,11 @@ impl<'de> serde::de::Visitor<'de> for NoDuplicateKeysVisitor {
     }
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut items = Vec::new();
-        while let Some(NoDuplicateKeys(item)) = seq.next_element()? {
+        // Each level of nesting recurses through serde; continue on a new stack segment when a
+        // small stack runs low (R3).
+        while let Some(NoDuplicateKeys(item)) =
+            mandate_syntax::stack::guarded(|| seq.next_element())?
+        {
             items.push(item);
         }
         Ok(NoDuplicateKeys(serde_json::Value::Array(items)))
@@ -655,7 +659,7 @@ impl<'de> serde::de::Visitor<'de> for NoDuplicateKeysVisitor {
                     "the key `{key}` appears twice in the same object"
                 )));
             }
-            let NoDuplicateKeys(value) = map.next_value()?;
+            let NoDuplicateKeys(value) = mandate_syntax::stack::guarded(|| map.next_value())?;
             out.insert(key, value);
         }
         Ok(NoDuplicateKeys(serde_json::Value::Object(out)))

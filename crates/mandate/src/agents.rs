@@ -146,8 +146,14 @@ impl AgentEntities {
     }
 
     fn build(&self, agents: &[Agent], schema: Option<&Schema>) -> Result<Entities, Diagnostic> {
+        if agents.is_empty() {
+            if let Some(base @ J::Array(_)) = self.base.as_deref() {
+                return Entities::from_json_value_limited(base, schema, &self.limits)
+                    .map_err(|e| diag(format!("entity data: {e}")));
+            }
+        }
         let mut items: Vec<J> = match self.base.as_deref() {
-            Some(J::Array(a)) => a.clone(),
+            Some(J::Array(a)) => a.iter().map(clone_json).collect(),
             Some(_) => return Err(diag("entity data must be a JSON array".into())),
             None => Vec::new(),
         };
@@ -176,6 +182,24 @@ impl AgentEntities {
         }
         Entities::from_json_value_limited(&J::Array(items), schema, &self.limits)
             .map_err(|e| diag(format!("entity data with the registered agents: {e}")))
+    }
+}
+
+/// A deep copy of a JSON value that continues on a new stack segment when a small stack runs
+/// low (serde_json's own `clone` recurses once per level; R3).
+fn clone_json(v: &J) -> J {
+    match v {
+        J::Array(a) => J::Array(
+            a.iter()
+                .map(|x| mandate_syntax::stack::guarded(|| clone_json(x)))
+                .collect(),
+        ),
+        J::Object(o) => J::Object(
+            o.iter()
+                .map(|(k, x)| (k.clone(), mandate_syntax::stack::guarded(|| clone_json(x))))
+                .collect(),
+        ),
+        other => other.clone(),
     }
 }
 
