@@ -146,11 +146,11 @@ impl AgentEntities {
     }
 
     fn build(&self, agents: &[Agent], schema: Option<&Schema>) -> Result<Entities, Diagnostic> {
-        if agents.is_empty() {
-            if let Some(base @ J::Array(_)) = self.base.as_deref() {
-                return Entities::from_json_value_limited(base, schema, &self.limits)
-                    .map_err(|e| diag(format!("entity data: {e}")));
-            }
+        if agents.is_empty()
+            && let Some(base @ J::Array(_)) = self.base.as_deref()
+        {
+            return Entities::from_json_value_limited(base, schema, &self.limits)
+                .map_err(|e| diag(format!("entity data: {e}")));
         }
         let mut items: Vec<J> = match self.base.as_deref() {
             Some(J::Array(a)) => a.iter().map(clone_json).collect(),
