@@ -89,6 +89,7 @@ pub(crate) fn build_engine(inputs: Inputs, s: Settings) -> Result<Engine, Failur
             n => usize::try_from(n).unwrap_or(usize::MAX),
         },
     };
+    let audit_options = options.limits.audit_options();
     let mut b = Engine::builder().options(options);
     b = match inputs {
         Inputs::Dir {
@@ -138,16 +139,13 @@ pub(crate) fn build_engine(inputs: Inputs, s: Settings) -> Result<Engine, Failur
         }
     }
     if let Some(path) = s.audit_file {
-        let sink = mandate::audit::FileSink::open(
-            std::path::Path::new(&path),
-            mandate::audit_log::AuditOptions::default(),
-        )
-        .map_err(|e| {
-            Failure::new(
-                MandateStatus::MANDATE_ERR_AUDIT,
-                format!("cannot open the audit log `{path}`: {e}"),
-            )
-        })?;
+        let sink = mandate::audit::FileSink::open(std::path::Path::new(&path), audit_options)
+            .map_err(|e| {
+                Failure::new(
+                    MandateStatus::MANDATE_ERR_AUDIT,
+                    format!("cannot open the audit log `{path}`: {e}"),
+                )
+            })?;
         b = b.audit(Arc::new(sink));
     }
     Ok(b.build()?)

@@ -24,6 +24,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         key_id: Some("bench".into()),
         queue_capacity: mandate_audit::DEFAULT_QUEUE_CAPACITY,
         rotate_bytes: 0,
+        max_record_bytes: mandate_audit::MAX_LINE_BYTES,
     };
     let started = Instant::now();
     let log = AuditLog::open(&path, options.clone())?;

@@ -13,6 +13,13 @@ use crate::verify::{VerifyError, VerifyErrorKind, VerifyReport};
 /// Longest line (without its newline) the writer produces and the reader accepts.
 pub const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
 
+/// Bytes an entry line adds around its record at most (a 20-digit `seq`, two hashes, the keys).
+pub(crate) const ENTRY_OVERHEAD: usize = 186;
+
+/// Longest record (its canonical JSON) that fits a line of [`MAX_LINE_BYTES`] whatever its
+/// sequence number.
+pub const MAX_RECORD_BYTES: usize = MAX_LINE_BYTES - ENTRY_OVERHEAD;
+
 /// The `prev` of entry 0.
 pub(crate) const ZERO_HASH: [u8; 32] = [0; 32];
 

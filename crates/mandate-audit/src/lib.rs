@@ -142,7 +142,7 @@ mod verify;
 mod writer;
 
 pub use canonical::MAX_RECORD_DEPTH;
-pub use chain::MAX_LINE_BYTES;
+pub use chain::{MAX_LINE_BYTES, MAX_RECORD_BYTES};
 pub use keys::{
     KeyError, generate_key, key_to_hex, public_key, public_key_from_hex, public_key_hex,
     signing_key_from_hex,

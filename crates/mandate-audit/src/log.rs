@@ -52,6 +52,11 @@ pub struct AuditOptions {
     /// from 1) and continues the same chain (sequence numbers, hashes, checkpoint indexes) in a
     /// new file at the configured path. Verify the directory with [`crate::verify_dir`].
     pub rotate_bytes: u64,
+    /// Longest record, in bytes of its canonical JSON (the `record` of its entry line); a longer
+    /// one is refused with [`AuditError::RecordTooLarge`]. Default, and most,
+    /// [`crate::MAX_RECORD_BYTES`] (16 MiB less the entry's own fields, so that every line fits
+    /// the verifier's [`MAX_LINE_BYTES`]); a larger value counts as that.
+    pub max_record_bytes: usize,
 }
 
 impl Default for AuditOptions {
@@ -63,6 +68,7 @@ impl Default for AuditOptions {
             key_id: None,
             queue_capacity: DEFAULT_QUEUE_CAPACITY,
             rotate_bytes: 0,
+            max_record_bytes: crate::MAX_RECORD_BYTES,
         }
     }
 }
@@ -134,6 +140,16 @@ pub enum AuditError {
         /// The limit.
         max: usize,
     },
+    /// The record's canonical JSON is longer than [`AuditOptions::max_record_bytes`].
+    #[error(
+        "audit record too large (bytes): {len} is more than the limit `max_audit_record_bytes` = {max}"
+    )]
+    RecordTooLarge {
+        /// The record's length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
     /// The entry line would exceed [`MAX_LINE_BYTES`].
     #[error("record too large: its line would be {len} bytes, the limit is {max}")]
     LineTooLong {
@@ -168,6 +184,7 @@ pub struct AuditLog {
     durability: Durability,
     checkpoint_every: u64,
     rotate_bytes: u64,
+    max_record: usize,
     signing_key: Option<SigningKey>,
     key_id: Option<String>,
     torn_bytes_removed: u64,
@@ -213,6 +230,11 @@ fn now_ms() -> u64 {
 }
 
 impl AuditLog {
+    /// The longest record accepted ([`AuditOptions::max_record_bytes`]).
+    pub fn max_record_bytes(&self) -> usize {
+        self.max_record
+    }
+
     /// Opens (creating it if needed) the log at `path` for appending.
     ///
     /// The whole existing file is verified first (every hash, link and checkpoint, and every
@@ -291,6 +313,7 @@ impl AuditLog {
             durability: options.durability,
             checkpoint_every: options.checkpoint_every,
             rotate_bytes: options.rotate_bytes,
+            max_record: options.max_record_bytes.min(crate::MAX_RECORD_BYTES),
             signing_key,
             key_id: options.key_id,
             torn_bytes_removed,
@@ -316,6 +339,12 @@ impl AuditLog {
         write_canonical(&mut canonical, &record).map_err(|_| AuditError::RecordTooDeep {
             max: MAX_RECORD_DEPTH,
         })?;
+        if canonical.len() > self.max_record {
+            return Err(AuditError::RecordTooLarge {
+                len: canonical.len(),
+                max: self.max_record,
+            });
+        }
         self.append_body(Body::Record(&canonical))
     }
 

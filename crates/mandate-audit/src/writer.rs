@@ -12,11 +12,8 @@ use std::time::Instant;
 use serde_json::Value;
 
 use crate::canonical::{MAX_RECORD_DEPTH, write_canonical};
-use crate::chain::{Body, MAX_LINE_BYTES};
+use crate::chain::Body;
 use crate::log::{AuditError, AuditLog, AuditOptions, Durability};
-
-/// Bytes an entry line adds around its record at most (a 20-digit `seq`, two hashes, the keys).
-const ENTRY_OVERHEAD: usize = 186;
 
 /// A record that the writer thread turns into JSON (so that serializing and masking happen off
 /// the caller's thread).
@@ -239,14 +236,14 @@ impl AuditWriter {
     ///
     /// # Errors
     ///
-    /// [`AuditError::RecordTooDeep`], [`AuditError::LineTooLong`] (nothing is queued);
+    /// [`AuditError::RecordTooDeep`], [`AuditError::RecordTooLarge`] (nothing is queued);
     /// [`AuditError::Poisoned`] after an earlier failure, or when the write of this record fails
     /// (durable mode).
     pub fn append(&self, record: &Value) -> Result<(), AuditError> {
         match self.durability {
             Durability::Fsync => self.append_wait(record).map(|_| ()),
             Durability::Buffered => self.submit(Job::Record {
-                source: Source::Canonical(encode(record)?),
+                source: Source::Canonical(encode(record, self.log.max_record_bytes())?),
                 done: None,
             }),
         }
@@ -276,7 +273,10 @@ impl AuditWriter {
     ///
     /// As [`AuditWriter::append`].
     pub fn append_wait(&self, record: &Value) -> Result<u64, AuditError> {
-        self.wait_for(Source::Canonical(encode(record)?))
+        self.wait_for(Source::Canonical(encode(
+            record,
+            self.log.max_record_bytes(),
+        )?))
     }
 
     fn wait_for(&self, source: Source) -> Result<u64, AuditError> {
@@ -426,23 +426,22 @@ impl Drop for AuditWriter {
 }
 
 /// Canonical bytes of a record, checked against the depth and line limits.
-fn encode(value: &Value) -> Result<Vec<u8>, AuditError> {
+fn encode(value: &Value, max_record: usize) -> Result<Vec<u8>, AuditError> {
     let mut canonical = Vec::with_capacity(512);
     write_canonical(&mut canonical, value).map_err(|_| AuditError::RecordTooDeep {
         max: MAX_RECORD_DEPTH,
     })?;
-    let len = canonical.len().saturating_add(ENTRY_OVERHEAD);
-    if len > MAX_LINE_BYTES {
-        return Err(AuditError::LineTooLong {
-            len,
-            max: MAX_LINE_BYTES,
+    if canonical.len() > max_record {
+        return Err(AuditError::RecordTooLarge {
+            len: canonical.len(),
+            max: max_record,
         });
     }
     Ok(canonical)
 }
 
 /// The bytes of a queued record (built now if deferred).
-fn prepare(source: Source) -> Result<Vec<u8>, String> {
+fn prepare(source: Source, max_record: usize) -> Result<Vec<u8>, String> {
     match source {
         Source::Canonical(bytes) => Ok(bytes),
         Source::Deferred(make) => {
@@ -452,7 +451,7 @@ fn prepare(source: Source) -> Result<Vec<u8>, String> {
                 .unwrap_or_else(|_| Err("the record builder panicked".to_owned()));
             let value =
                 built.map_err(|reason| format!("cannot build the audit record: {reason}"))?;
-            encode(&value).map_err(|error| error.to_string())
+            encode(&value, max_record).map_err(|error| error.to_string())
         }
     }
 }
@@ -522,7 +521,7 @@ fn process(shared: &Shared, log: &AuditLog, durability: Durability, jobs: &mut V
     let mut run: Vec<Prepared> = Vec::new();
     for job in jobs.drain(..) {
         match job {
-            Job::Record { source, done } => match prepare(source) {
+            Job::Record { source, done } => match prepare(source, log.max_record_bytes()) {
                 Ok(bytes) => run.push(Prepared {
                     body: Some(bytes),
                     done,

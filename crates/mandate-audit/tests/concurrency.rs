@@ -17,6 +17,7 @@ fn run(threads: u64, per_thread: u64, durability: Durability) {
         key_id: Some("k".into()),
         queue_capacity: mandate_audit::DEFAULT_QUEUE_CAPACITY,
         rotate_bytes: 0,
+        max_record_bytes: mandate_audit::MAX_LINE_BYTES,
     };
     let log = Arc::new(AuditLog::open(&path, options).unwrap());
     let handles: Vec<_> = (0..threads)

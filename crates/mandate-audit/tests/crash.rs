@@ -44,6 +44,7 @@ fn crash_child() {
         key_id: None,
         queue_capacity: mandate_audit::DEFAULT_QUEUE_CAPACITY,
         rotate_bytes: 0,
+        max_record_bytes: mandate_audit::MAX_LINE_BYTES,
     };
     let log = AuditLog::open(std::path::Path::new(&path), options).unwrap();
     let mut stdout = std::io::stdout().lock();
@@ -174,6 +175,7 @@ fn writer_crash_child() {
                 key_id: None,
                 queue_capacity: 16,
                 rotate_bytes: 0,
+                max_record_bytes: mandate_audit::MAX_LINE_BYTES,
             },
         )
         .unwrap(),

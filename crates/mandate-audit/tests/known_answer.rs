@@ -156,6 +156,7 @@ fn checkpoint_signature_matches_documented_message() {
         key_id: Some("k\"1".to_owned()),
         queue_capacity: mandate_audit::DEFAULT_QUEUE_CAPACITY,
         rotate_bytes: 0,
+        max_record_bytes: mandate_audit::MAX_LINE_BYTES,
     };
     let log = AuditLog::open(&path, options).unwrap();
     log.append(json!({"a": 1})).unwrap();

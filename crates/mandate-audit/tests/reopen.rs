@@ -25,6 +25,7 @@ fn options() -> AuditOptions {
         key_id: None,
         queue_capacity: mandate_audit::DEFAULT_QUEUE_CAPACITY,
         rotate_bytes: 0,
+        max_record_bytes: mandate_audit::MAX_LINE_BYTES,
     }
 }
 
@@ -169,7 +170,7 @@ fn oversized_and_overdeep_records_are_refused() {
     let huge = json!({"x": "y".repeat(mandate_audit::MAX_LINE_BYTES)});
     assert!(matches!(
         log.append(huge),
-        Err(AuditError::LineTooLong { .. })
+        Err(AuditError::RecordTooLarge { .. })
     ));
     assert_eq!(log.append(json!({})).unwrap(), 1);
     drop(log);

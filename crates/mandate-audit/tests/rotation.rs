@@ -25,6 +25,7 @@ fn options(rotate_bytes: u64) -> AuditOptions {
         key_id: None,
         queue_capacity: 16,
         rotate_bytes,
+        max_record_bytes: mandate_audit::MAX_LINE_BYTES,
     }
 }
 

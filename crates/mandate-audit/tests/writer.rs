@@ -23,6 +23,7 @@ fn options(durability: Durability, queue_capacity: usize) -> AuditOptions {
         key_id: Some("k".into()),
         queue_capacity,
         rotate_bytes: 0,
+        max_record_bytes: mandate_audit::MAX_LINE_BYTES,
     }
 }
 

@@ -104,6 +104,19 @@ pub struct AuthorizeArgs {
     format: crate::check::Format,
 }
 
+/// Applies `--limit NAME=VALUE` arguments (of `authorize`, `check`, `lint`, …) in order.
+///
+/// # Errors
+/// The first malformed assignment, unknown name or bad value.
+pub fn apply_limit_args(limits: &mut mandate::Limits, args: &[String]) -> Result<(), String> {
+    for assignment in args {
+        limits
+            .set_str(assignment)
+            .map_err(|e| format!("--limit: {e}"))?;
+    }
+    Ok(())
+}
+
 /// Builds an engine from policy and state arguments.
 pub fn build_engine(
     policies: &[PathBuf],
@@ -113,11 +126,7 @@ pub fn build_engine(
     options: EngineOptions,
 ) -> Result<Engine, EngineError> {
     let mut limits = options.limits;
-    for assignment in &state.limit {
-        limits
-            .set_str(assignment)
-            .map_err(|e| EngineError::Invalid(format!("--limit: {e}")))?;
-    }
+    apply_limit_args(&mut limits, &state.limit).map_err(EngineError::Invalid)?;
     let mut b = Engine::builder()
         .policy_paths(policies.to_vec())
         .options(EngineOptions {
@@ -160,7 +169,7 @@ pub fn build_engine(
         audit_path,
         state.audit_file.is_some() || state.audit_key.is_some() || !state.audit_mask.is_empty(),
     ) {
-        let mut options = mandate::audit_log::AuditOptions::default();
+        let mut options = limits.audit_options();
         if let Some(key) = &state.audit_key {
             let text = std::fs::read_to_string(key).map_err(|e| {
                 EngineError::Invalid(format!("cannot read `{}`: {e}", key.display()))

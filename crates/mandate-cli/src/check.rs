@@ -1,7 +1,7 @@
 //! `mandate check` and `mandate fmt`.
 
 use crate::output::{err, out, report};
-use mandate::load::{FileDiagnostics, parse_files};
+use mandate::load::{FileDiagnostics, parse_files_limited};
 use std::path::PathBuf;
 
 /// Arguments of `mandate check`.
@@ -13,6 +13,10 @@ pub struct CheckArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "human")]
     format: Format,
+    /// A limit as `NAME=VALUE`, e.g. `max_source_bytes=1000000` (repeatable; the names and
+    /// defaults are in docs/security.md).
+    #[arg(long = "limit", value_name = "NAME=VALUE")]
+    limit: Vec<String>,
     /// Policy files or directories (`*.cedar`, `*.mandate`).
     #[arg(required = true)]
     paths: Vec<PathBuf>,
@@ -36,10 +40,15 @@ pub fn run_check(args: &CheckArgs) -> u8 {
         .filter(|p| !manifests.contains(p))
         .cloned()
         .collect();
+    let mut limits = mandate::Limits::default();
+    if let Err(e) = crate::authorize::apply_limit_args(&mut limits, &args.limit) {
+        err(&format!("error: {e}\n"));
+        return 2;
+    }
     let files = if policy_paths.is_empty() {
         Vec::new()
     } else {
-        match parse_files(&policy_paths) {
+        match parse_files_limited(&policy_paths, &limits) {
             Ok(f) => f,
             Err(d) => {
                 report(&[d]);

@@ -9,7 +9,7 @@
 mod github;
 mod sarif;
 
-use crate::output::{out, report};
+use crate::output::{err, out, report};
 use mandate::Diagnostic;
 use mandate::lint::{LINTS, LintConfig, LintFile, LintOptions};
 use mandate::load::{FileDiagnostics, ParsedFile};
@@ -44,6 +44,10 @@ pub struct LintArgs {
     /// instead of the system clock.
     #[arg(long, value_parser = parse_now)]
     now: Option<i64>,
+    /// A limit as `NAME=VALUE`, e.g. `max_source_bytes=1000000` (repeatable; overrides the
+    /// `[limits]` of `mandate.toml`; the names and defaults are in docs/security.md).
+    #[arg(long = "limit", value_name = "NAME=VALUE")]
+    limit: Vec<String>,
     /// List every lint (code, name, default severity, summary) and exit.
     #[arg(long)]
     list: bool,
@@ -86,13 +90,17 @@ pub fn run(args: &LintArgs) -> u8 {
         out(&list());
         return 0;
     }
-    let (config, config_dir) = match load_config(args) {
+    let (config, config_dir, mut limits) = match load_config(args) {
         Ok(c) => c,
         Err(files) => {
             report(&files);
             return 2;
         }
     };
+    if let Err(e) = crate::authorize::apply_limit_args(&mut limits, &args.limit) {
+        err(&format!("error: {e}\n"));
+        return 2;
+    }
     let selected = match select_files(&args.paths, &config, config_dir.as_deref()) {
         Ok(f) => f,
         Err(d) => {
@@ -100,7 +108,7 @@ pub fn run(args: &LintArgs) -> u8 {
             return 2;
         }
     };
-    let parsed = match mandate::load::parse_files(&selected) {
+    let parsed = match mandate::load::parse_files_limited(&selected, &limits) {
         Ok(p) => p,
         Err(d) => {
             report(&[d]);
@@ -222,27 +230,52 @@ fn list() -> String {
     s
 }
 
-/// The configuration and the directory it came from.
-fn load_config(args: &LintArgs) -> Result<(LintConfig, Option<PathBuf>), Vec<FileDiagnostics>> {
+/// The configuration, the directory it came from and the limits of its `[limits]` table.
+fn load_config(
+    args: &LintArgs,
+) -> Result<(LintConfig, Option<PathBuf>, mandate::Limits), Vec<FileDiagnostics>> {
     if args.no_config {
-        return Ok((LintConfig::default(), None));
+        return Ok((LintConfig::default(), None, mandate::Limits::default()));
     }
     let path = match &args.config {
         Some(p) => Some(p.clone()),
         None => find_config(&args.paths)?,
     };
     let Some(path) = path else {
-        return Ok((LintConfig::default(), None));
+        return Ok((LintConfig::default(), None, mandate::Limits::default()));
     };
     let text = mandate::load::read_text(&path).map_err(|d| vec![d])?;
     let config = LintConfig::from_toml_str(&text).map_err(|diagnostics| {
         vec![FileDiagnostics {
-            source: mandate::Source::new(path.display().to_string(), text),
+            source: mandate::Source::new(path.display().to_string(), text.clone()),
             diagnostics,
         }]
     })?;
+    let mut limits = mandate::Limits::default();
+    let mut problems = Vec::new();
+    for (name, value, span) in &config.limits {
+        let result = usize::try_from(*value)
+            .map_err(|_| format!("the value of `{name}` must be a non-negative integer"))
+            .and_then(|v| limits.set(name, v));
+        if let Err(e) = result {
+            problems.push(
+                mandate::Diagnostic::error(
+                    mandate::lint::config::CONFIG_ERROR,
+                    format!("invalid `[limits]` in `mandate.toml`: {e}"),
+                )
+                .with_label(*span, "")
+                .with_help("the limits and their defaults are listed in docs/security.md"),
+            );
+        }
+    }
+    if !problems.is_empty() {
+        return Err(vec![FileDiagnostics {
+            source: mandate::Source::new(path.display().to_string(), text),
+            diagnostics: problems,
+        }]);
+    }
     let dir = absolute(&path).parent().map(Path::to_path_buf);
-    Ok((config, dir))
+    Ok((config, dir, limits))
 }
 
 /// The nearest `mandate.toml` in the paths' directories or their parents. All paths must agree.

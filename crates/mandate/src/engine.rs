@@ -447,9 +447,9 @@ impl EngineBuilder {
         };
         let audit: Arc<dyn AuditSink> = match (self.audit, self.audit_path, &self.state_dir) {
             (Some(a), _, _) => a,
-            (None, Some(path), _) => Arc::new(open_audit(&path)?),
+            (None, Some(path), _) => Arc::new(open_audit(&path, &limits)?),
             (None, None, Some(dir)) => {
-                Arc::new(open_audit(&dir.join("audit").join("audit.jsonl"))?)
+                Arc::new(open_audit(&dir.join("audit").join("audit.jsonl"), &limits)?)
             }
             (None, None, None) => Arc::new(NullSink),
         };
@@ -1408,8 +1408,8 @@ fn quota_charge(
     }))
 }
 
-fn open_audit(path: &Path) -> Result<crate::audit::FileSink, EngineError> {
-    crate::audit::FileSink::open(path, mandate_audit::AuditOptions::default())
+fn open_audit(path: &Path, limits: &crate::Limits) -> Result<crate::audit::FileSink, EngineError> {
+    crate::audit::FileSink::open(path, limits.audit_options())
         .map_err(|e| EngineError::Invalid(format!("audit log: {e}")))
 }
 

@@ -50,6 +50,12 @@ pub struct Limits {
     /// Longest `on_behalf_of` chain. Default 4: bounds the per-link lifecycle and policy
     /// checks of a decision; delegation deeper than this is rarely intended.
     pub max_delegation_depth: usize,
+    /// Longest audit record, in bytes of its canonical JSON (the `record` of its log line), in
+    /// the audit logs the engine, the CLI and the C library open. Default, and most, 16 MiB less
+    /// 186 bytes (so every line fits the 16 MiB the verifier reads): a request at
+    /// `max_request_bytes` fits with room for the rest of the record. A decision whose record would be longer is denied with an
+    /// `audit` error (unless audit failures are set to allow).
+    pub max_audit_record_bytes: usize,
 }
 
 impl Default for Limits {
@@ -65,12 +71,13 @@ impl Default for Limits {
             max_ancestors: 10_000,
             max_request_bytes: 8 * 1024 * 1024,
             max_delegation_depth: 4,
+            max_audit_record_bytes: mandate_audit::MAX_RECORD_BYTES,
         }
     }
 }
 
 /// Every limit's name, in the order of the fields.
-pub const LIMIT_NAMES: [&str; 10] = [
+pub const LIMIT_NAMES: [&str; 11] = [
     "max_source_bytes",
     "max_source_lines",
     "max_nesting_depth",
@@ -81,6 +88,7 @@ pub const LIMIT_NAMES: [&str; 10] = [
     "max_ancestors",
     "max_request_bytes",
     "max_delegation_depth",
+    "max_audit_record_bytes",
 ];
 
 impl Limits {
@@ -96,6 +104,7 @@ impl Limits {
             "max_ancestors" => &mut self.max_ancestors,
             "max_request_bytes" => &mut self.max_request_bytes,
             "max_delegation_depth" => &mut self.max_delegation_depth,
+            "max_audit_record_bytes" => &mut self.max_audit_record_bytes,
             _ => return None,
         })
     }
@@ -109,8 +118,14 @@ impl Limits {
     /// Sets the limit called `name` (one of [`LIMIT_NAMES`]).
     ///
     /// # Errors
-    /// An unknown name.
+    /// An unknown name, or `max_audit_record_bytes` above 16 MiB.
     pub fn set(&mut self, name: &str, value: usize) -> Result<(), String> {
+        if name == "max_audit_record_bytes" && value > mandate_audit::MAX_RECORD_BYTES {
+            return Err(format!(
+                "`max_audit_record_bytes` can be at most {} (so that its line fits the 16 MiB the audit verifier reads), got {value}",
+                mandate_audit::MAX_RECORD_BYTES
+            ));
+        }
         match self.field(name) {
             Some(f) => {
                 *f = value;
@@ -181,6 +196,14 @@ impl Limits {
             max_source_bytes: self.max_source_bytes,
             max_nesting_depth: u32::try_from(self.max_nesting_depth).unwrap_or(u32::MAX),
             ..ParseLimits::default()
+        }
+    }
+
+    /// Default audit log options with this `max_audit_record_bytes`.
+    pub fn audit_options(&self) -> mandate_audit::AuditOptions {
+        mandate_audit::AuditOptions {
+            max_record_bytes: self.max_audit_record_bytes,
+            ..mandate_audit::AuditOptions::default()
         }
     }
 

@@ -96,7 +96,48 @@ fn io_diag(path: &Path, e: &std::io::Error) -> FileDiagnostics {
 /// # Errors
 /// I/O errors and invalid UTF-8, as a diagnostic.
 pub fn read_text(path: &Path) -> Result<String, FileDiagnostics> {
-    let bytes = std::fs::read(path).map_err(|e| io_diag(path, &e))?;
+    read_text_limited(path, usize::MAX)
+}
+
+/// Reads a file as UTF-8 text, refusing one larger than `max_bytes` (`max_source_bytes`)
+/// before reading it: its size is looked at first, and at most `max_bytes + 1` bytes are read,
+/// so a file that grows meanwhile is refused too.
+///
+/// # Errors
+/// I/O errors, a file over the limit (`MD0019`) and invalid UTF-8, as a diagnostic.
+pub fn read_text_limited(path: &Path, max_bytes: usize) -> Result<String, FileDiagnostics> {
+    use std::io::Read;
+    let too_large = |seen: usize| {
+        FileDiagnostics::bare(
+            &path.display().to_string(),
+            crate::limits::exceeded(
+                "MD0019",
+                "source too large (bytes)",
+                "max_source_bytes",
+                seen,
+                max_bytes,
+            ),
+        )
+    };
+    let file = std::fs::File::open(path).map_err(|e| io_diag(path, &e))?;
+    let len = file
+        .metadata()
+        .map(|m| usize::try_from(m.len()).unwrap_or(usize::MAX))
+        .unwrap_or(0);
+    if len > max_bytes {
+        return Err(too_large(len));
+    }
+    let mut bytes = Vec::with_capacity(len.min(max_bytes));
+    file.take(
+        u64::try_from(max_bytes)
+            .unwrap_or(u64::MAX)
+            .saturating_add(1),
+    )
+    .read_to_end(&mut bytes)
+    .map_err(|e| io_diag(path, &e))?;
+    if bytes.len() > max_bytes {
+        return Err(too_large(bytes.len()));
+    }
     String::from_utf8(bytes).map_err(|e| {
         FileDiagnostics::bare(
             &path.display().to_string(),
@@ -126,16 +167,52 @@ pub struct ParsedFile {
 /// # Errors
 /// Missing or unreadable paths.
 pub fn parse_files(paths: &[PathBuf]) -> Result<Vec<ParsedFile>, FileDiagnostics> {
+    parse_files_limited(paths, &crate::Limits::default())
+}
+
+/// Parses policy files under `limits`: a file over `max_source_bytes` is refused before it is
+/// read and one over `max_source_lines` before it is parsed (the error ends the run, like an
+/// unreadable file); nesting is bounded while parsing; string literals, entity ids and set
+/// literals over their limits, and policies past `max_policies` over all the files, are error
+/// diagnostics (`MD0019`) of their file.
+///
+/// # Errors
+/// The first file that cannot be read or is over a size limit.
+pub fn parse_files_limited(
+    paths: &[PathBuf],
+    limits: &crate::Limits,
+) -> Result<Vec<ParsedFile>, FileDiagnostics> {
     let mut out = Vec::new();
+    let mut statements = 0usize;
     for path in policy_files(paths)? {
-        let text = read_text(&path)?;
+        let text = read_text_limited(&path, limits.max_source_bytes)?;
+        let name = path.display().to_string();
+        crate::version::check_source(&name, &text, limits)?;
         let options = ParseOptions {
             dialect: Dialect::for_path(&path),
-            ..ParseOptions::default()
+            limits: limits.parse_limits(),
         };
-        let parsed = crate::parse(&text, options);
+        let mut parsed = crate::parse(&text, options);
+        if !parsed.has_errors() {
+            let literals = crate::version::check_literals(&parsed.file.statements, limits);
+            parsed.diagnostics.extend(literals);
+            let before = statements;
+            statements = statements.saturating_add(parsed.file.statements.len());
+            if statements > limits.max_policies && before <= limits.max_policies {
+                parsed.diagnostics.push(
+                    crate::limits::exceeded(
+                        "MD0019",
+                        "too many policies (after this file)",
+                        "max_policies",
+                        statements,
+                        limits.max_policies,
+                    )
+                    .with_label(no_span(), ""),
+                );
+            }
+        }
         out.push(ParsedFile {
-            source: Source::new(path.display().to_string(), text),
+            source: Source::new(name, text),
             parsed,
         });
     }

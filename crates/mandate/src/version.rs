@@ -105,13 +105,17 @@ impl PolicyVersion {
 }
 
 /// Reads the texts of a policy source.
-fn read_sources(source: &PolicySource) -> Result<Vec<Source>, Vec<FileDiagnostics>> {
+fn read_sources(
+    source: &PolicySource,
+    limits: &Limits,
+) -> Result<Vec<Source>, Vec<FileDiagnostics>> {
     match source {
         PolicySource::Paths(paths) => {
             let files = crate::load::policy_files(paths).map_err(|d| vec![d])?;
             let mut out = Vec::with_capacity(files.len());
             for f in files {
-                let text = crate::load::read_text(&f).map_err(|d| vec![d])?;
+                let text = crate::load::read_text_limited(&f, limits.max_source_bytes)
+                    .map_err(|d| vec![d])?;
                 out.push(Source::new(f.display().to_string(), text));
             }
             Ok(out)
@@ -245,7 +249,8 @@ pub(crate) fn read_schema(
 ) -> Result<(Schema, String), Vec<FileDiagnostics>> {
     match source {
         SchemaSource::Path(p) => {
-            let text = crate::load::read_text(p).map_err(|d| vec![d])?;
+            let text =
+                crate::load::read_text_limited(p, limits.max_source_bytes).map_err(|d| vec![d])?;
             check_source(&p.display().to_string(), &text, limits).map_err(|d| vec![d])?;
             let json = p.extension().is_some_and(|e| e == "json");
             let schema = crate::load::schema_from_str(&p.display().to_string(), &text, json)
@@ -280,7 +285,7 @@ pub(crate) fn build_version(
         }
         None => (None, String::new()),
     };
-    let sources = read_sources(&source)?;
+    let sources = read_sources(&source, limits)?;
     let mut set = PolicySet::new();
     let mut failed = Vec::new();
     for src in sources {

@@ -476,3 +476,67 @@ fn builder_limits_and_options_agree() {
     assert_eq!(engine.limits().max_delegation_depth, 7);
     assert_eq!(engine.options().limits, l);
 }
+
+/// The length of the decision's record (its canonical JSON, as in its log line) in a fresh audit
+/// log, for a request whose context is `{"pad": "x" * pad}`, with `max_audit_record_bytes` = `limit`.
+fn audit_line(limit: usize, pad: usize) -> (mandate::Decision, Option<usize>) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.jsonl");
+    let engine = Engine::builder()
+        .policy_texts(vec![("p.cedar".into(), PERMIT.into())])
+        .limits(limits("max_audit_record_bytes", limit))
+        .clock(std::sync::Arc::new(mandate::quota::ManualClock::new(
+            1_800_000_000_000,
+        )))
+        .audit_file(&path)
+        .build()
+        .unwrap();
+    let text = request_json(&serde_json::json!({ "pad": "x".repeat(pad) }));
+    let d = engine.authorize(&engine.request_from_json(&text).unwrap());
+    drop(engine);
+    let log = std::fs::read_to_string(&path).unwrap();
+    let line = log
+        .lines()
+        .find(|l| l.contains("\"pad\""))
+        .map(|l| l.rfind(",\"hash\":\"").unwrap() - l.find(",\"record\":").unwrap() - 10);
+    (d, line)
+}
+
+#[test]
+fn max_audit_record_bytes() {
+    // The record grows one byte per byte of the pad (plain ASCII needs no escaping).
+    let p0 = 100;
+    let (d, l0) = audit_line(Limits::default().max_audit_record_bytes, p0);
+    assert!(d.allowed, "{d:?}");
+    let l0 = l0.expect("the decision is in the log");
+    let limit = l0 + 50;
+    three(
+        "max_audit_record_bytes",
+        limit,
+        |n| n,
+        |n| {
+            let (d, line) = audit_line(limit, p0 + n - l0);
+            if d.allowed {
+                assert_eq!(line, Some(n), "the record has the length computed");
+                Ok(d)
+            } else {
+                assert_eq!(line, None, "a refused record is not in the log");
+                Err(d
+                    .errors
+                    .iter()
+                    .map(|e| format!("{}: {}", e.id, e.message))
+                    .collect::<Vec<_>>()
+                    .join("; "))
+            }
+        },
+    );
+    // More than the verifier reads is refused when set.
+    let mut l = Limits::default();
+    let e = l
+        .set(
+            "max_audit_record_bytes",
+            mandate::audit_log::MAX_RECORD_BYTES + 1,
+        )
+        .unwrap_err();
+    assert!(e.contains("at most"), "{e}");
+}

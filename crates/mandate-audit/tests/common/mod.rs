@@ -28,6 +28,7 @@ pub fn build_log(dir: &Path, name: &str, n: u64, every: u64, signed: bool) -> Ve
         key_id: signed.then(|| "test-key".to_owned()),
         queue_capacity: mandate_audit::DEFAULT_QUEUE_CAPACITY,
         rotate_bytes: 0,
+        max_record_bytes: mandate_audit::MAX_LINE_BYTES,
     };
     let log = AuditLog::open(&path, options).unwrap();
     for i in 0..n {

@@ -1,6 +1,9 @@
-//! Lint configuration: the `[lint]` table of `mandate.toml`.
+//! Project configuration: the `[lint]` and `[limits]` tables of `mandate.toml`.
 //!
 //! ```toml
+//! [limits]                                   # `mandate::Limits` for check and lint
+//! max_source_bytes = 1_000_000
+//!
 //! [lint]
 //! deny = ["unmetered-agent-action"]          # report as errors (fail CI)
 //! warn = ["MDL004"]                          # report as warnings
@@ -11,7 +14,9 @@
 //!
 //! Lints are named by code (any case) or name. A lint in no list keeps its default severity.
 //! Naming a lint in two lists, an unknown lint or an unknown key is an error: a typo in a
-//! configuration that guards CI must not go unnoticed. Finding the file is the caller's job.
+//! configuration that guards CI must not go unnoticed. Finding the file is the caller's job, and
+//! so is checking the names and values of `[limits]` (this crate does not know the engine's
+//! limits).
 
 use std::collections::BTreeMap;
 
@@ -53,6 +58,8 @@ pub struct LintConfig {
     pub agent_types: Vec<String>,
     /// Paths, relative to the configuration file, that directory walks skip.
     pub exclude: Vec<String>,
+    /// The `[limits]` table as written: name, value and the span of the value.
+    pub limits: Vec<(String, i64, Span)>,
 }
 
 impl LintConfig {
@@ -66,7 +73,8 @@ impl LintConfig {
         }
     }
 
-    /// Reads the text of a `mandate.toml`. Tables other than `[lint]` are rejected.
+    /// Reads the text of a `mandate.toml`. Tables other than `[lint]` and `[limits]` are
+    /// rejected.
     ///
     /// # Errors
     /// Invalid TOML, unknown keys, unknown lints and lints named twice, as diagnostics whose
@@ -81,13 +89,26 @@ impl LintConfig {
                 d = d.with_label(Span::new(range.start, range.end), "");
             }
             vec![d.with_help(
-                "the file has one table, `[lint]`, with the keys `allow`, `warn`, `deny`, `agent-types` and `exclude`",
+                "the file has two tables: `[lint]`, with the keys `allow`, `warn`, `deny`, `agent-types` and `exclude`, and `[limits]`, of limit names and integers (docs/security.md)",
             )]
         })?;
+        let limits: Vec<(String, i64, Span)> = file
+            .limits
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(name, value)| {
+                let span = Span::new(value.span().start, value.span().end);
+                (name, value.into_inner(), span)
+            })
+            .collect();
         let Some(raw) = file.lint else {
-            return Ok(LintConfig::default());
+            return Ok(LintConfig {
+                limits,
+                ..LintConfig::default()
+            });
         };
         let mut config = LintConfig {
+            limits,
             levels: BTreeMap::new(),
             agent_types: raw
                 .agent_types
@@ -165,6 +186,7 @@ fn first_line(s: &str) -> &str {
 #[serde(deny_unknown_fields)]
 struct RawFile {
     lint: Option<RawLint>,
+    limits: Option<BTreeMap<String, toml::Spanned<i64>>>,
 }
 
 #[derive(serde::Deserialize)]
