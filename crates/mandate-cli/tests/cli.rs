@@ -275,76 +275,7 @@ fn demo_runs_and_exits_0() {
     );
 }
 
-/// `--limit NAME=VALUE` with the input at limit − 1 and limit (the decision runs: exit 0) and
-/// at limit + 1 (exit 1, the error names the limit and the observed value).
-fn limit_three(limit_name: &str, at_limit: usize, extra: &[&str], req: &str) {
-    let dir = setup();
-    for (limit, ok) in [
-        (at_limit + 1, true),
-        (at_limit, true),
-        (at_limit - 1, false),
-    ] {
-        let assignment = format!("{limit_name}={limit}");
-        let mut args = vec!["--limit", assignment.as_str()];
-        args.extend_from_slice(extra);
-        let run = authorize(dir.path(), req, &args);
-        if ok {
-            assert_eq!(run.code, 0, "{assignment}: {}", run.stderr);
-        } else {
-            assert_eq!(run.code, 1, "{assignment}: {}", run.stdout);
-            let named = format!("{at_limit} is more than the limit `{limit_name}` = {limit}");
-            assert!(run.stderr.contains(&named), "{assignment}: {}", run.stderr);
-        }
-    }
-}
-
-#[test]
-fn limit_max_entities() {
-    // entities.json holds four entities.
-    limit_three("max_entities", 4, &[], &request("a1", "d1"));
-}
-
-#[test]
-fn limit_max_request_bytes() {
-    let req = request("a1", "d1");
-    limit_three("max_request_bytes", req.len(), &[], &req);
-}
-
-#[test]
-fn limit_max_source_lines() {
-    let lines = POLICIES.lines().count();
-    limit_three("max_source_lines", lines, &[], &request("a1", "d1"));
-}
-
-#[test]
-fn limit_max_delegation_depth_denies() {
-    let dir = setup();
-    let chain = [
-        "--on-behalf-of",
-        "App::Agent::\"a1\"",
-        "--on-behalf-of",
-        "App::Agent::\"a1\"",
-    ];
-    for (limit, code) in [(3, 0), (2, 0), (1, 2)] {
-        let assignment = format!("max_delegation_depth={limit}");
-        let mut args = vec!["--limit", assignment.as_str()];
-        args.extend_from_slice(&chain);
-        let run = authorize(dir.path(), &request("a1", "d1"), &args);
-        assert_eq!(
-            run.code, code,
-            "{assignment}: {} {}",
-            run.stdout, run.stderr
-        );
-        if code == 2 {
-            assert!(
-                run.stdout
-                    .contains("2 is more than the limit `max_delegation_depth` = 1"),
-                "{}",
-                run.stdout
-            );
-        }
-    }
-}
+// Every limit at limit − 1, limit and limit + 1: tests/limits.rs.
 
 #[test]
 fn limit_unknown_name_or_value_exits_1() {
