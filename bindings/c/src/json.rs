@@ -239,8 +239,23 @@ pub(crate) fn request_from_parts(
     let principal = parse_uid(uids.principal, "request.principal")?;
     let action = parse_uid(uids.action, "request.action")?;
     let resource = parse_uid(uids.resource, "request.resource")?;
+    let check = |context: Option<&serde_json::Value>| {
+        engine
+            .check_request_parts(
+                [
+                    (&principal, "principal"),
+                    (&action, "action"),
+                    (&resource, "resource"),
+                ],
+                context,
+            )
+            .map_err(|e| {
+                Failure::request(format!("invalid request: {} (at {})", e.message, e.path))
+            })
+    };
     let version = engine.version();
     if context.is_none() && version.schema.is_none() {
+        check(None)?;
         return Ok(Request::new(principal, action, resource).on_behalf_of(on_behalf_of));
     }
     let context = match context {
@@ -255,21 +270,15 @@ pub(crate) fn request_from_parts(
                     limits.max_request_bytes
                 )));
             }
-            Some(
-                mandate::parse_json_bounded(text)
-                    .and_then(|json| {
-                        mandate::check_json_sizes(&json, "$.context", &limits.json_limits())?;
-                        Ok(json)
-                    })
-                    .map_err(|e| {
-                        Failure::request(format!(
-                            "invalid context JSON: {} (at {})",
-                            e.message, e.path
-                        ))
-                    })?,
-            )
+            Some(mandate::parse_json_bounded(text).map_err(|e| {
+                Failure::request(format!(
+                    "invalid context JSON: {} (at {})",
+                    e.message, e.path
+                ))
+            })?)
         }
     };
+    check(context.as_ref())?;
     let parsed = mandate::request_from_parts(
         mandate::RequestParts {
             principal,

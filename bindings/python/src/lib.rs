@@ -733,6 +733,16 @@ impl NativeEngine {
                 }
             }
         }
+        self.engine
+            .check_request_parts(
+                [
+                    (&principal, "principal"),
+                    (&action, "action"),
+                    (&resource, "resource"),
+                ],
+                context_json.as_ref(),
+            )
+            .map_err(|e| request_diag(&e))?;
         let version = self.engine.version();
         let parsed = mandate::request_from_parts(
             mandate::RequestParts {
@@ -977,6 +987,37 @@ impl NativeEngine {
             });
             match decision {
                 Ok(inner) => Ok(PyDecision { inner }),
+                Err(_) => Err(InternalError::new_err(
+                    "internal error in mandate while deciding (please report it)",
+                )),
+            }
+        })
+    }
+
+    /// Decides one request given as request JSON text (the form `mandate authorize
+    /// --request-json` reads), checked against `max_request_bytes` before it is parsed. The GIL
+    /// is released while the engine reads and decides.
+    #[pyo3(signature = (request, dry_run=false, reserve=false))]
+    fn authorize_json(
+        &self,
+        py: Python<'_>,
+        request: &str,
+        dry_run: bool,
+        reserve: bool,
+    ) -> PyResult<PyDecision> {
+        shield(|| {
+            let options = AuthorizeOptions { dry_run, reserve };
+            let engine = &self.engine;
+            let decided = py.detach(|| {
+                catch_unwind(AssertUnwindSafe(|| {
+                    engine
+                        .request_from_json(request)
+                        .map(|r| engine.authorize_with(&r, options))
+                }))
+            });
+            match decided {
+                Ok(Ok(inner)) => Ok(PyDecision { inner }),
+                Ok(Err(d)) => Err(diagnostic_err(py, &d, "<request>")),
                 Err(_) => Err(InternalError::new_err(
                     "internal error in mandate while deciding (please report it)",
                 )),
@@ -1484,6 +1525,16 @@ fn engine_version() -> &'static str {
     mandate::audit::ENGINE_VERSION
 }
 
+/// Every limit (`mandate::Limits`) with its default, as `limits=` takes them.
+#[pyfunction]
+fn default_limits() -> std::collections::BTreeMap<&'static str, usize> {
+    let defaults = mandate::Limits::default();
+    mandate::LIMIT_NAMES
+        .iter()
+        .filter_map(|name| Some((*name, defaults.get(name)?)))
+        .collect()
+}
+
 /// Raises a Rust panic inside the boundary (tests that no panic crosses into Python).
 #[pyfunction]
 #[expect(
@@ -1502,6 +1553,7 @@ mod _native {
     #[pymodule_export]
     use super::{
         _panic_for_tests, AgentError, InternalError, MandateError, NativeEngine, PolicyError,
-        PyDecision, PyEntity, RequestError, StoreError, check, engine_version, lint,
+        PyDecision, PyEntity, RequestError, StoreError, check, default_limits, engine_version,
+        lint,
     };
 }

@@ -80,9 +80,13 @@ pub fn check_json_sizes(
     path: &str,
     limits: &JsonLimits,
 ) -> Result<(), JsonError> {
-    if limits.max_string_bytes == usize::MAX && limits.max_set_elements == usize::MAX {
+    if limits.max_string_bytes == usize::MAX && limits.max_set_elements == usize::MAX
+        || within_sizes(v, limits)
+    {
         return Ok(());
     }
+    // Over a limit: walk again, building JSON paths, to say where (the common case above builds
+    // none).
     let mut stack: Vec<(&serde_json::Value, String)> = vec![(v, path.to_string())];
     while let Some((v, path)) = stack.pop() {
         match v {
@@ -127,6 +131,33 @@ pub fn check_json_sizes(
         }
     }
     Ok(())
+}
+
+/// Whether every string, key and array under `v` is within `limits` (no allocation but the
+/// work stack).
+fn within_sizes(v: &serde_json::Value, limits: &JsonLimits) -> bool {
+    let mut stack: Vec<&serde_json::Value> = vec![v];
+    while let Some(v) = stack.pop() {
+        match v {
+            serde_json::Value::String(s) if s.len() > limits.max_string_bytes => return false,
+            serde_json::Value::Array(a) => {
+                if a.len() > limits.max_set_elements {
+                    return false;
+                }
+                stack.extend(a);
+            }
+            serde_json::Value::Object(o) => {
+                for (k, e) in o {
+                    if k.len() > limits.max_string_bytes {
+                        return false;
+                    }
+                    stack.push(e);
+                }
+            }
+            _ => {}
+        }
+    }
+    true
 }
 
 /// Checks entity JSON (an array of entities) against `limits` before any entity is read: the
@@ -227,14 +258,17 @@ pub struct JsonError {
 }
 
 impl JsonError {
-    fn new(path: impl fmt::Display, message: impl Into<String>) -> Self {
+    /// An error at `path` (a JSON path such as `$[3].attrs.level`).
+    pub fn new(path: impl fmt::Display, message: impl Into<String>) -> Self {
         JsonError {
             path: path.to_string(),
             message: message.into(),
             help: None,
         }
     }
-    fn help(mut self, help: impl Into<String>) -> Self {
+    /// With a hint on how to fix it.
+    #[must_use]
+    pub fn help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
         self
     }

@@ -557,6 +557,38 @@ impl Engine {
         &self.inner.options.limits
     }
 
+    /// Checks a request given in parts (the bindings' typed path, with no JSON text to measure
+    /// against `max_request_bytes`) against the limits that apply to its values:
+    /// `max_string_bytes` for the entity ids and the context's strings and keys,
+    /// `max_set_elements` for the context's arrays.
+    ///
+    /// # Errors
+    /// The first value over its limit, with its JSON path (`$.principal.id`, `$.context.…`).
+    pub fn check_request_parts(
+        &self,
+        uids: [(&Uid, &str); 3],
+        context: Option<&serde_json::Value>,
+    ) -> Result<(), crate::JsonError> {
+        let limits = self.inner.options.limits.json_limits();
+        for (uid, what) in uids {
+            if uid.id.len() > limits.max_string_bytes {
+                return Err(crate::JsonError::new(
+                    format!("$.{what}.id"),
+                    format!(
+                        "string too long (bytes): {} is more than the limit `max_string_bytes` = {}",
+                        uid.id.len(),
+                        limits.max_string_bytes
+                    ),
+                )
+                .help("reduce the input, or raise `max_string_bytes` (see docs/security.md)"));
+            }
+        }
+        match context {
+            Some(c) => mandate_eval::entities::check_json_sizes(c, "$.context", &limits),
+            None => Ok(()),
+        }
+    }
+
     /// The quota store's name (`memory`, `redis`).
     pub fn quota_store_name(&self) -> &'static str {
         self.inner.quota_store.name()

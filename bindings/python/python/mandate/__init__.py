@@ -62,12 +62,20 @@ __all__ = [
     "RequestError",
     "StoreError",
     "check",
+    "default_limits",
     "guard",
     "lint",
     "__version__",
 ]
 
 __version__: str = _native.engine_version()
+
+
+def default_limits() -> Dict[str, int]:
+    """Every limit ``limits=`` takes (``mandate::Limits``), with its default; the reasons are in
+    docs/security.md."""
+    result: Dict[str, int] = _native.default_limits()
+    return result
 
 PathLike = Union[str, "os.PathLike[str]"]
 #: An entity: ``Entity("Type", "id")``, ``("Type", "id")`` or ``'Type::"id"'``.
@@ -326,6 +334,14 @@ class Engine:
         result: Decision = self._native.authorize(
             principal, action, resource, context, on_behalf_of, dry_run, reserve
         )
+        return result
+
+    def authorize_json(self, request: str, dry_run: bool = False, reserve: bool = False) -> Decision:
+        """Decides one request given as request JSON text (``{"principal": …, "action": …,
+        "resource": …, "context": …}``, as ``mandate authorize --request-json`` reads it), for
+        callers that already hold the request as JSON; the text is checked against
+        ``max_request_bytes`` before it is parsed."""
+        result: Decision = self._native.authorize_json(request, dry_run, reserve)
         return result
 
     def authorize_many(

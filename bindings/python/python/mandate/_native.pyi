@@ -15,6 +15,7 @@ __all__ = [
     "StoreError",
     "_panic_for_tests",
     "check",
+    "default_limits",
     "engine_version",
     "lint",
 ]
@@ -109,6 +110,9 @@ class NativeEngine:
         dry_run: bool = False,
         reserve: bool = False,
     ) -> Decision: ...
+    def authorize_json(
+        self, request: str, dry_run: bool = False, reserve: bool = False
+    ) -> Decision: ...
     def authorize_many(
         self, requests: Iterable[Any], dry_run: bool = False, reserve: bool = False
     ) -> List[Decision]: ...
@@ -171,5 +175,6 @@ def lint(
     config: Optional[str] = None,
     now_ms: Optional[int] = None,
 ) -> List[Dict[str, Any]]: ...
+def default_limits() -> Dict[str, int]: ...
 def engine_version() -> str: ...
 def _panic_for_tests() -> None: ...
