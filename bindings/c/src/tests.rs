@@ -1293,3 +1293,235 @@ fn limits_json_limits_the_entities() {
         assert!(message.contains("limits_json"), "{bad}: {message}");
     }
 }
+
+/// Builds an engine from strings with `limits_json` (and an audit file when given); the error's
+/// message and diagnostics when it fails.
+fn limited_engine(
+    policies: &str,
+    entities: Option<&str>,
+    limits: &str,
+    audit_file: Option<&std::path::Path>,
+) -> Result<Engine, String> {
+    let p = c(policies);
+    let ents = entities.map(c);
+    let limits = c(limits);
+    let audit = audit_file.map(|a| c(a.to_str().unwrap()));
+    let options = MandateOptions {
+        error_mode: 0,
+        on_store_failure: 0,
+        on_audit_failure: 0,
+        no_validate: 0,
+        max_delegation: 0,
+        keep_versions: 0,
+        state_dir: null(),
+        quota_store: null(),
+        audit_file: audit.as_ref().map_or(null(), |a| a.as_ptr()),
+        limits_json: limits.as_ptr(),
+    };
+    let mut out = null_mut();
+    let mut err = null_mut();
+    // SAFETY: valid strings, options and out-pointers.
+    let s = unsafe {
+        mandate_engine_new_from_strings(
+            p.as_ptr(),
+            null(),
+            ents.as_ref().map_or(null(), |e| e.as_ptr()),
+            &options,
+            &mut out,
+            &mut err,
+        )
+    };
+    if s == MANDATE_OK {
+        return Ok(Engine(out));
+    }
+    // SAFETY: `err` is a live error.
+    let diags = unsafe { CStr::from_ptr(mandate_error_diagnostics_json(err)) }
+        .to_string_lossy()
+        .into_owned();
+    let (_, message) = take_error(err);
+    Err(format!("{message} {diags}"))
+}
+
+/// A decision that is not an allow, as its errors; a refused request as its message.
+fn allowed(result: Result<serde_json::Value, (MandateStatus, String)>) -> Result<(), String> {
+    match result {
+        Ok(d) if d["decision"] == "allow" => Ok(()),
+        Ok(d) => Err(d["errors"].to_string()),
+        Err((_, message)) => Err(message),
+    }
+}
+
+fn limit_request(context: &serde_json::Value, on_behalf_of: usize) -> String {
+    let chain: Vec<serde_json::Value> = (0..on_behalf_of)
+        .map(|i| serde_json::json!({"type": "User", "id": format!("p{i}")}))
+        .collect();
+    serde_json::json!({
+        "principal": {"type": "User", "id": "u"},
+        "action": {"type": "Action", "id": "read"},
+        "resource": {"type": "Doc", "id": "d"},
+        "context": context,
+        "on_behalf_of": chain,
+    })
+    .to_string()
+}
+
+/// Every limit through the C API (`options.limits_json`, then `mandate_authorize_json` or the
+/// fast path): an input of size `V` is accepted under `NAME = V + 1` and `NAME = V` and refused
+/// under `NAME = V - 1` with a message naming the limit and the value. A limit without a case
+/// fails the test.
+#[test]
+fn every_limit_through_the_c_api() {
+    const PERMIT: &str = "permit(principal, action, resource);";
+    let plain = limit_request(&serde_json::json!({}), 0);
+    let dir = tempfile::tempdir().unwrap();
+    // The audit record of a padded request, measured once.
+    let padded = limit_request(&serde_json::json!({"pad": "x".repeat(100)}), 0);
+    let probe = dir.path().join("probe.jsonl");
+    {
+        let e = limited_engine(PERMIT, None, "{}", Some(&probe)).unwrap();
+        allowed(authorize_json(&e, &padded)).unwrap();
+    }
+    let log = std::fs::read_to_string(&probe).unwrap();
+    let line = log.lines().find(|l| l.contains("\"pad\"")).unwrap();
+    let record = line.rfind(",\"hash\":\"").unwrap() - line.find(",\"record\":").unwrap() - 10;
+    let chain = |n: usize| {
+        let mut list = vec![
+            serde_json::json!({"uid": {"type": "User", "id": "u"}, "attrs": {}, "parents": [{"type": "Group", "id": "g1"}]}),
+        ];
+        for i in 1..=n {
+            let parents = if i < n {
+                serde_json::json!([{"type": "Group", "id": format!("g{}", i + 1)}])
+            } else {
+                serde_json::json!([])
+            };
+            list.push(serde_json::json!({"uid": {"type": "Group", "id": format!("g{i}")}, "attrs": {}, "parents": parents}));
+        }
+        serde_json::Value::Array(list).to_string()
+    };
+    type Run<'a> = Box<dyn Fn(&str) -> Result<(), String> + 'a>;
+    let mut audit_n = 0;
+    let cases: Vec<(&str, usize, Run<'_>)> = vec![
+        (
+            "max_source_bytes",
+            PERMIT.len(),
+            Box::new(|l| limited_engine(PERMIT, None, l, None).map(drop)),
+        ),
+        (
+            "max_source_lines",
+            3,
+            Box::new(|l| {
+                limited_engine(
+                    "permit(\n  principal, action, resource\n);\n",
+                    None,
+                    l,
+                    None,
+                )
+                .map(drop)
+            }),
+        ),
+        (
+            "max_nesting_depth",
+            4,
+            Box::new(|l| {
+                limited_engine(
+                    "permit(principal, action, resource) unless { (((false))) };",
+                    None,
+                    l,
+                    None,
+                )
+                .map(drop)
+            }),
+        ),
+        (
+            "max_policies",
+            3,
+            Box::new(|l| limited_engine(&PERMIT.repeat(3), None, l, None).map(drop)),
+        ),
+        (
+            "max_string_bytes",
+            12,
+            Box::new(|l| {
+                let e = limited_engine(PERMIT, None, l, None)?;
+                // Through the fast path: the context's strings are checked too.
+                authorize(
+                    &e,
+                    "User::\"u\"",
+                    "Action::\"read\"",
+                    "Doc::\"d\"",
+                    Some(r#"{"s": "abcdefghijkl"}"#),
+                    0,
+                )
+                .map(drop)
+                .map_err(|(_, m)| m)
+            }),
+        ),
+        (
+            "max_set_elements",
+            5,
+            Box::new(|l| {
+                let e = limited_engine(PERMIT, None, l, None)?;
+                allowed(authorize_json(
+                    &e,
+                    &limit_request(&serde_json::json!({"s": [1, 2, 3, 4, 5]}), 0),
+                ))
+            }),
+        ),
+        (
+            "max_entities",
+            5,
+            Box::new(|l| limited_engine(PERMIT, Some(&chain(4)), l, None).map(drop)),
+        ),
+        (
+            "max_ancestors",
+            4,
+            Box::new(|l| limited_engine(PERMIT, Some(&chain(4)), l, None).map(drop)),
+        ),
+        (
+            "max_request_bytes",
+            plain.len(),
+            Box::new(|l| {
+                let e = limited_engine(PERMIT, None, l, None)?;
+                allowed(authorize_json(&e, &plain))
+            }),
+        ),
+        (
+            "max_delegation_depth",
+            3,
+            Box::new(|l| {
+                let e = limited_engine(PERMIT, None, l, None)?;
+                allowed(authorize_json(
+                    &e,
+                    &limit_request(&serde_json::json!({}), 3),
+                ))
+            }),
+        ),
+        (
+            "max_audit_record_bytes",
+            record,
+            Box::new(|l| {
+                let path = dir.path().join(format!("audit-{}.jsonl", l.len()));
+                let _ = std::fs::remove_file(&path);
+                let e = limited_engine(PERMIT, None, l, Some(&path))?;
+                allowed(authorize_json(&e, &padded))
+            }),
+        ),
+    ];
+    for name in mandate::LIMIT_NAMES {
+        assert!(cases.iter().any(|c| c.0 == name), "no C case for `{name}`");
+    }
+    for (name, v, run) in &cases {
+        for limit in [v + 1, *v, v - 1] {
+            audit_n += 1;
+            let limits = format!(r#"{{"{name}": {limit}{}}}"#, " ".repeat(audit_n));
+            let result = run(&limits);
+            if limit >= *v {
+                assert!(result.is_ok(), "{name} = {limit} (input {v}): {result:?}");
+            } else {
+                assert!(result.is_err(), "{name} = {limit} accepted {v}");
+                let message = result.err().unwrap_or_default();
+                let named = format!("{v} is more than the limit `{name}` = {limit}");
+                assert!(message.contains(&named), "{name}: {message}");
+            }
+        }
+    }
+}

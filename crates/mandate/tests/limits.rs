@@ -508,7 +508,7 @@ fn max_audit_record_bytes() {
     let p0 = 100;
     let (d, l0) = audit_line(Limits::default().max_audit_record_bytes, p0);
     assert!(d.allowed, "{d:?}");
-    let l0 = l0.expect("the decision is in the log");
+    let l0 = l0.unwrap();
     let limit = l0 + 50;
     three(
         "max_audit_record_bytes",
