@@ -66,6 +66,13 @@ step "Rust tests (workspace)"
 # INSTA_UPDATE=no: snapshot mismatches fail instead of writing .snap.new files.
 INSTA_UPDATE=no cargo test --workspace --release --locked
 
+step "stack safety in a debug build (R2/R3: the deepest accepted input on a 256 KiB stack)"
+# Debug frames are several times larger than release ones; the release run above cannot show
+# an overflow that only a debug build (a host's test suite) would hit. --workspace keeps the
+# features the workspace unifies (serde_json's preserve_order changes frame sizes).
+INSTA_UPDATE=no cargo test --workspace --locked --test stack_safety --test limits --test typecheck \
+  --test fmt_roundtrip
+
 step "Python package (bindings/python: maturin build, pytest)"
 if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
