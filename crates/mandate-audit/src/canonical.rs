@@ -22,6 +22,15 @@ pub(crate) fn write_canonical(out: &mut Vec<u8>, value: &Value) -> Result<(), To
     write_value(out, value, 0)
 }
 
+/// As [`write_canonical`], for a value nested `depth` levels inside a record.
+pub(crate) fn write_value_at(
+    out: &mut Vec<u8>,
+    value: &Value,
+    depth: usize,
+) -> Result<(), TooDeep> {
+    write_value(out, value, depth)
+}
+
 fn write_value(out: &mut Vec<u8>, value: &Value, depth: usize) -> Result<(), TooDeep> {
     match value {
         Value::Null => out.extend_from_slice(b"null"),

@@ -153,4 +153,45 @@ pub use verify::{
     Anchor, FilesVerifyError, VerifyError, VerifyErrorKind, VerifyOptions, VerifyReport, log_files,
     verify, verify_dir, verify_files, verify_reader,
 };
-pub use writer::{AuditWriter, DeferredRecord, WriterStats};
+pub use writer::{AuditWriter, DeferredCanonical, DeferredRecord, WriterStats};
+
+/// Writing canonical JSON piece by piece, for record types that encode themselves
+/// ([`AuditWriter::append_canonical_with`]): the output must equal [`canonical_json`] of the
+/// record's `serde_json::Value` (keys in byte order, no whitespace, `serde_json`'s escapes).
+pub mod encode {
+    use crate::canonical;
+
+    /// Appends `text` as a JSON string.
+    pub fn string(out: &mut Vec<u8>, text: &str) {
+        canonical::write_string(out, text);
+    }
+
+    /// Appends `n` in decimal.
+    pub fn u64(out: &mut Vec<u8>, n: u64) {
+        canonical::write_u64(out, n);
+    }
+
+    /// Appends the canonical form of `value`, nested `depth` levels inside the record (the
+    /// record itself is depth 0, its fields' values depth 1).
+    ///
+    /// # Errors
+    /// Nesting deeper than [`crate::MAX_RECORD_DEPTH`] in all.
+    pub fn value(out: &mut Vec<u8>, value: &serde_json::Value, depth: usize) -> Result<(), String> {
+        canonical::write_value_at(out, value, depth).map_err(|_| {
+            format!(
+                "record nested more than {} levels deep",
+                crate::MAX_RECORD_DEPTH
+            )
+        })
+    }
+}
+
+/// The canonical JSON of `value` (the bytes the log hashes and writes).
+///
+/// # Errors
+/// Nesting deeper than [`MAX_RECORD_DEPTH`].
+pub fn canonical_json(value: &serde_json::Value) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    encode::value(&mut out, value, 0)?;
+    Ok(out)
+}

@@ -19,11 +19,17 @@ use crate::log::{AuditError, AuditLog, AuditOptions, Durability};
 /// the caller's thread).
 pub type DeferredRecord = Box<dyn FnOnce() -> Result<Value, String> + Send>;
 
+/// A record that the writer thread encodes itself, straight to its canonical JSON (see
+/// [`crate::encode`]), without a `serde_json::Value` in between.
+pub type DeferredCanonical = Box<dyn FnOnce() -> Result<Vec<u8>, String> + Send>;
+
 enum Source {
     /// Already encoded and checked by the caller.
     Canonical(Vec<u8>),
     /// Built and encoded by the writer thread.
     Deferred(DeferredRecord),
+    /// Encoded by the writer thread, straight to canonical JSON.
+    DeferredCanonical(DeferredCanonical),
 }
 
 /// Where the writer thread reports the outcome of one job to the caller waiting for it.
@@ -257,12 +263,24 @@ impl AuditWriter {
     ///
     /// As [`AuditWriter::append`]; in durable mode also the error `make` returns.
     pub fn append_with(&self, make: DeferredRecord) -> Result<(), AuditError> {
+        self.append_source(Source::Deferred(make))
+    }
+
+    /// As [`AuditWriter::append_with`], but `make` returns the record's canonical JSON itself
+    /// (written with [`crate::encode`]); the writer checks its size. The verifier re-encodes
+    /// every record it reads, so bytes that are not canonical fail verification.
+    ///
+    /// # Errors
+    ///
+    /// As [`AuditWriter::append_with`].
+    pub fn append_canonical_with(&self, make: DeferredCanonical) -> Result<(), AuditError> {
+        self.append_source(Source::DeferredCanonical(make))
+    }
+
+    fn append_source(&self, source: Source) -> Result<(), AuditError> {
         match self.durability {
-            Durability::Fsync => self.wait_for(Source::Deferred(make)).map(|_| ()),
-            Durability::Buffered => self.submit(Job::Record {
-                source: Source::Deferred(make),
-                done: None,
-            }),
+            Durability::Fsync => self.wait_for(source).map(|_| ()),
+            Durability::Buffered => self.submit(Job::Record { source, done: None }),
         }
     }
 
@@ -452,6 +470,19 @@ fn prepare(source: Source, max_record: usize) -> Result<Vec<u8>, String> {
             let value =
                 built.map_err(|reason| format!("cannot build the audit record: {reason}"))?;
             encode(&value, max_record).map_err(|error| error.to_string())
+        }
+        Source::DeferredCanonical(make) => {
+            let bytes = std::panic::catch_unwind(std::panic::AssertUnwindSafe(make))
+                .unwrap_or_else(|_| Err("the record builder panicked".to_owned()))
+                .map_err(|reason| format!("cannot build the audit record: {reason}"))?;
+            if bytes.len() > max_record {
+                return Err(AuditError::RecordTooLarge {
+                    len: bytes.len(),
+                    max: max_record,
+                }
+                .to_string());
+            }
+            Ok(bytes)
         }
     }
 }

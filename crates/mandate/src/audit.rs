@@ -85,6 +85,99 @@ pub enum AuditRecord {
 }
 
 impl AuditRecord {
+    /// The record's canonical JSON (what the audit log hashes and writes): equal to the canonical
+    /// form of its `serde_json::Value`, but a decision record (the common one) is written field
+    /// by field, without building that value.
+    ///
+    /// # Errors
+    /// A context nested past the audit record's depth limit.
+    pub fn canonical(&self) -> Result<Vec<u8>, String> {
+        use mandate_audit::encode;
+        let AuditRecord::Decision {
+            decision_id,
+            at_ms,
+            principal,
+            on_behalf_of,
+            action,
+            resource,
+            context,
+            decision,
+            layer,
+            reasons,
+            errors,
+            denied_principal,
+            quota,
+            dry_run,
+            policy_version,
+            engine_version,
+        } = self
+        else {
+            let value = serde_json::to_value(self).map_err(|e| e.to_string())?;
+            return mandate_audit::canonical_json(&value);
+        };
+        let strings = |out: &mut Vec<u8>, items: &[String]| {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                encode::string(out, item);
+            }
+            out.push(b']');
+        };
+        let nested = |out: &mut Vec<u8>, v: &dyn erased::Serialize| -> Result<(), String> {
+            let value = v.to_value()?;
+            encode::value(out, &value, 1)
+        };
+        let mut out = Vec::with_capacity(512);
+        // Keys in byte order.
+        out.extend_from_slice(b"{\"action\":");
+        encode::string(&mut out, action);
+        out.extend_from_slice(b",\"at_ms\":");
+        encode::u64(&mut out, *at_ms);
+        out.extend_from_slice(b",\"context\":");
+        encode::value(&mut out, context, 1)?;
+        out.extend_from_slice(b",\"decision\":");
+        encode::string(&mut out, decision);
+        out.extend_from_slice(b",\"decision_id\":");
+        encode::string(&mut out, decision_id);
+        out.extend_from_slice(b",\"denied_principal\":");
+        match denied_principal {
+            Some(p) => encode::string(&mut out, p),
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b",\"dry_run\":");
+        out.extend_from_slice(if *dry_run { b"true" } else { b"false" });
+        out.extend_from_slice(b",\"engine_version\":");
+        encode::string(&mut out, engine_version);
+        out.extend_from_slice(b",\"errors\":");
+        if errors.is_empty() {
+            out.extend_from_slice(b"[]");
+        } else {
+            nested(&mut out, errors)?;
+        }
+        out.extend_from_slice(b",\"kind\":\"decision\",\"layer\":");
+        nested(&mut out, layer)?;
+        out.extend_from_slice(b",\"on_behalf_of\":");
+        strings(&mut out, on_behalf_of);
+        out.extend_from_slice(b",\"policy_version\":");
+        encode::string(&mut out, policy_version);
+        out.extend_from_slice(b",\"principal\":");
+        encode::string(&mut out, principal);
+        out.extend_from_slice(b",\"quota\":");
+        if quota.is_empty() {
+            out.extend_from_slice(b"[]");
+        } else {
+            nested(&mut out, quota)?;
+        }
+        out.extend_from_slice(b",\"reasons\":");
+        strings(&mut out, reasons);
+        out.extend_from_slice(b",\"resource\":");
+        encode::string(&mut out, resource);
+        out.push(b'}');
+        Ok(out)
+    }
+
     pub(crate) fn decision(request: &Request, d: &Decision) -> Self {
         AuditRecord::Decision {
             decision_id: d.id.clone(),
@@ -310,6 +403,12 @@ impl AuditSink for FileSink {
     fn append_owned(&self, record: AuditRecord) -> Result<(), String> {
         let mask = std::sync::Arc::clone(&self.mask);
         let mode = self.mode;
+        if self.mask.is_empty() {
+            return self
+                .writer
+                .append_canonical_with(Box::new(move || record.canonical()))
+                .map_err(|e| e.to_string());
+        }
         self.writer
             .append_with(Box::new(move || {
                 let mut value = serde_json::to_value(&record).map_err(|e| e.to_string())?;
@@ -328,5 +427,17 @@ impl AuditSink for FileSink {
 
     fn flush(&self) -> Result<(), String> {
         self.writer.flush().map_err(|e| e.to_string())
+    }
+}
+
+/// `serde_json::to_value` behind a trait object, for the few nested fields of a record.
+mod erased {
+    pub(super) trait Serialize {
+        fn to_value(&self) -> Result<serde_json::Value, String>;
+    }
+    impl<T: serde::Serialize> Serialize for T {
+        fn to_value(&self) -> Result<serde_json::Value, String> {
+            serde_json::to_value(self).map_err(|e| e.to_string())
+        }
     }
 }
