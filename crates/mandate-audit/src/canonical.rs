@@ -79,9 +79,20 @@ pub(crate) fn write_string(out: &mut Vec<u8>, text: &str) {
     out.reserve(text.len().saturating_add(2));
     out.push(b'"');
     let bytes = text.as_bytes();
-    // Runs of bytes that need no escape are copied at once.
+    // Runs of bytes that need no escape are copied at once; they are found eight bytes at a
+    // time.
     let mut start = 0;
-    for (index, &byte) in bytes.iter().enumerate() {
+    let mut index = 0;
+    while index < bytes.len() {
+        if let Some(word) = bytes
+            .get(index..index.saturating_add(8))
+            .and_then(|chunk| <[u8; 8]>::try_from(chunk).ok())
+            && !may_need_escape(u64::from_le_bytes(word))
+        {
+            index += 8;
+            continue;
+        }
+        let byte = bytes.get(index).copied().unwrap_or_default();
         let escape: &[u8] = match byte {
             b'"' => b"\\\"",
             b'\\' => b"\\\\",
@@ -91,10 +102,12 @@ pub(crate) fn write_string(out: &mut Vec<u8>, text: &str) {
             0x08 => b"\\b",
             0x0c => b"\\f",
             0x00..=0x1f => b"",
-            _ => continue,
+            _ => {
+                index += 1;
+                continue;
+            }
         };
         out.extend_from_slice(bytes.get(start..index).unwrap_or_default());
-        start = index.saturating_add(1);
         if escape.is_empty() {
             out.extend_from_slice(b"\\u00");
             out.push(hex_digit(byte >> 4));
@@ -102,9 +115,24 @@ pub(crate) fn write_string(out: &mut Vec<u8>, text: &str) {
         } else {
             out.extend_from_slice(escape);
         }
+        index += 1;
+        start = index;
     }
     out.extend_from_slice(bytes.get(start..).unwrap_or_default());
     out.push(b'"');
+}
+
+/// Whether any of the eight bytes of `word` may be a control character, `"` or `\\` (never
+/// false when one is; the classic "has a byte less than n" and "has a zero byte" bit tricks).
+const fn may_need_escape(word: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let control = word.wrapping_sub(ONES * 0x20) & !word & HIGHS;
+    let quote = word ^ (ONES * b'"' as u64);
+    let quote = quote.wrapping_sub(ONES) & !quote & HIGHS;
+    let backslash = word ^ (ONES * b'\\' as u64);
+    let backslash = backslash.wrapping_sub(ONES) & !backslash & HIGHS;
+    (control | quote | backslash) != 0
 }
 
 /// Appends the decimal form of `number`.
@@ -161,4 +189,38 @@ pub(crate) fn from_hex<const N: usize>(text: &str, allow_upper: bool) -> Option<
         *slot = (hex_value(*high, allow_upper)? << 4) | hex_value(*low, allow_upper)?;
     }
     Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #![expect(clippy::unwrap_used, reason = "test code")]
+    use super::*;
+
+    /// Every ASCII byte, at every offset of strings of every length up to 24 (so at both ends of
+    /// the eight-byte words), and multi-byte characters, escape exactly as serde_json escapes.
+    #[test]
+    fn strings_escape_as_serde_json_does() {
+        let mut texts: Vec<String> = Vec::new();
+        for len in 0..24 {
+            for at in 0..len {
+                for byte in 0u8..0x80 {
+                    let mut t: Vec<u8> = vec![b'a'; len];
+                    if let Some(slot) = t.get_mut(at) {
+                        *slot = byte;
+                    }
+                    texts.push(String::from_utf8(t).unwrap());
+                }
+            }
+        }
+        texts.push("é ß 𝔘 😀 \u{202e}\u{2028}\"\\\u{7f}\u{1}".repeat(5));
+        for text in texts {
+            let mut out = Vec::new();
+            write_string(&mut out, &text);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                serde_json::to_string(&text).unwrap(),
+                "{text:?}"
+            );
+        }
+    }
 }
