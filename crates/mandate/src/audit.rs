@@ -279,6 +279,15 @@ pub trait AuditSink: Send + Sync + std::fmt::Debug {
     fn append_owned(&self, record: AuditRecord) -> Result<(), String> {
         self.append(&record)
     }
+    /// Appends the record of a decision (the engine calls this one for decisions). The default
+    /// builds the `AuditRecord` here and calls `append_owned`; a sink that writes on another
+    /// thread overrides it to build the record there, off the decision path.
+    ///
+    /// # Errors
+    /// As `append_owned`.
+    fn append_decision(&self, request: &Request, decision: &Decision) -> Result<(), String> {
+        self.append_owned(AuditRecord::decision(request, decision))
+    }
     /// Records the sink accepted without error but could not write later (a queueing sink in
     /// buffered mode whose write failed). The engine adds them to `Engine::audit_failures`.
     fn lost_records(&self) -> u64 {
@@ -398,6 +407,21 @@ impl FileSink {
 impl AuditSink for FileSink {
     fn append(&self, record: &AuditRecord) -> Result<(), String> {
         self.append_owned(record.clone())
+    }
+
+    fn append_decision(&self, request: &Request, decision: &Decision) -> Result<(), String> {
+        if !self.mask.is_empty() {
+            return self.append_owned(AuditRecord::decision(request, decision));
+        }
+        // The request's values are shared (`Arc`), so the copies are cheap; the record is built
+        // and encoded on the writer thread, and freed there too.
+        let request = request.clone();
+        let decision = decision.clone();
+        self.writer
+            .append_canonical_with(Box::new(move || {
+                AuditRecord::decision(&request, &decision).canonical()
+            }))
+            .map_err(|e| e.to_string())
     }
 
     fn append_owned(&self, record: AuditRecord) -> Result<(), String> {
