@@ -235,10 +235,10 @@ fn reservation_shard_of(id: &str) -> usize {
     usize::try_from(hasher.finish() % SHARDS as u64).unwrap_or(0)
 }
 
-/// The locked shards of one operation; a single shard needs no allocation.
+/// The locked shards of one operation; up to four shards need no allocation.
 enum Guards<'a> {
     One(usize, MutexGuard<'a, Shard>),
-    Many(Vec<(usize, MutexGuard<'a, Shard>)>),
+    Many(SmallVec<[(usize, MutexGuard<'a, Shard>); 4]>),
 }
 
 fn guard_for<'g>(guards: &'g mut Guards<'_>, index: usize) -> Option<&'g mut Shard> {
@@ -346,7 +346,7 @@ impl MemoryStore {
         {
             return Guards::One(index, lock(shard));
         }
-        let mut indices: Vec<usize> = indices.collect();
+        let mut indices: SmallVec<[usize; 4]> = indices.collect();
         indices.sort_unstable();
         indices.dedup();
         Guards::Many(
@@ -434,7 +434,7 @@ impl MemoryStore {
             Some(ring) if ring.geometry.is_for(charge.window_ms) => {
                 let check = ring.check(t, charge.limit, charge.cost, 0);
                 if apply(check.admitted) {
-                    if !replay {
+                    if !replay && self.journal.is_some() {
                         self.journal_charges(std::slice::from_ref(charge), reservation, t)?;
                     }
                     let granule = if charge.cost == 0 {
@@ -466,7 +466,7 @@ impl MemoryStore {
                     ),
                 };
                 if apply(check.admitted) {
-                    if !replay {
+                    if !replay && self.journal.is_some() {
                         self.journal_charges(std::slice::from_ref(charge), reservation, t)?;
                     }
                     let granule = if charge.cost == 0 {
@@ -565,7 +565,7 @@ impl MemoryStore {
         }
         let mut reserved = Vec::new();
         if replay || (admitted && !dry_run) {
-            if !replay {
+            if !replay && self.journal.is_some() {
                 self.journal_charges(charges, reservation, t)?;
             }
             for (charge, &key) in charges.iter().zip(&keys) {

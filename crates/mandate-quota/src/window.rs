@@ -191,8 +191,11 @@ impl Ring {
 
     /// Units charged in the window ending at `t`.
     pub(crate) fn used(&self, t: u64) -> u64 {
-        let t = self.effective_time(t);
-        let range = self.live_range(t);
+        self.sum(self.live_range(self.effective_time(t)))
+    }
+
+    /// The units in `range` (a [`Ring::live_range`]), saturating.
+    fn sum(&self, range: std::ops::RangeInclusive<u64>) -> u64 {
         let (low, high) = (*range.start(), *range.end());
         if low > high {
             return 0;
@@ -231,9 +234,9 @@ impl Ring {
     /// Checks whether `cost` more units fit in `limit` at time `t`, given `pending` units
     /// already accepted for this bucket by earlier charges of the same request.
     pub(crate) fn check(&self, t: u64, limit: u64, cost: u64, pending: u64) -> Check {
-        let effective = self.effective_time(t);
-        let used = self.used(effective).saturating_add(pending);
-        let granules = self.live_range(effective).map(|k| (k, self.count(k)));
+        let range = self.live_range(self.effective_time(t));
+        let used = self.sum(range.clone()).saturating_add(pending);
+        let granules = range.map(|k| (k, self.count(k)));
         check_counts(used, limit, cost, t, self.geometry, granules)
     }
 
