@@ -1357,18 +1357,14 @@ fn principal_bucket(rendered: &mut Option<SmolStr>, principal: &Uid) -> SmolStr 
         .clone()
 }
 
-/// `uid.to_smol_str()` (Cedar's `Type::"id"`), built straight into an inline `SmolStr` when it
-/// fits (23 bytes) and the id needs no escape (printable ASCII without `"` or `\`): no UTF-8
-/// check and no scratch buffer. Anything else goes to `to_smol_str`.
+/// `uid.to_smol_str()` (Cedar's `Type::"id"`), copied straight into an inline `SmolStr` when
+/// it fits (23 bytes) and the id needs no escape (printable ASCII without `"` or `\\`): no
+/// scratch buffer, no UTF-8 check (the parts are strings). Anything else goes to `to_smol_str`.
 fn render_uid(uid: &Uid) -> SmolStr {
     let (ty, id) = (uid.ty.as_str(), uid.id.as_str());
     let plain = |b: u8| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\';
     if ty.len() + id.len() + 4 <= 23 && id.bytes().all(plain) {
-        let mut text = smol_str::SmolStrBuilder::new();
-        for part in [ty, "::\"", id, "\""] {
-            text.push_str(part);
-        }
-        return text.finish();
+        return SmolStr::from_iter([ty, "::\"", id, "\""]);
     }
     uid.to_smol_str()
 }
