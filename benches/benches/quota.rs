@@ -1,7 +1,8 @@
 //! What quotas add to a decision: the same allowed request through the engine without a quota,
 //! with one in-memory quota, with two, and (when `REDIS_URL` is set) with one quota in Redis.
-//! Limits are high enough never to refuse, so every iteration charges. A summary prints the
-//! median per decision and the overhead over the quota-free engine.
+//! Limits are high enough never to refuse, so every iteration charges. A same-run summary
+//! prints the median per decision, the overhead over the quota-free engine (the median of
+//! same-round differences), and the store alone.
 #![expect(
     clippy::print_stdout,
     clippy::expect_used,
@@ -36,26 +37,33 @@ fn request() -> Request {
     )
 }
 
-/// Median nanoseconds per decision of each engine, measured in interleaved rounds so that a
-/// change in machine load affects every case alike.
-fn medians_ns(engines: &[&Engine], r: &Request) -> Vec<f64> {
-    let mut samples = vec![Vec::with_capacity(41); engines.len()];
-    for _ in 0..41 {
-        for (e, out) in engines.iter().zip(&mut samples) {
+/// Rounds of the same-run summary, and calls per case and round: many short rounds, so that
+/// on a loaded machine a good share of them runs without being preempted.
+const ROUNDS: usize = 1_001;
+const PER_ROUND: u32 = 250;
+
+/// Nanoseconds per call of each case in interleaved rounds (each round times every case once,
+/// one after the other), so that a change in machine load affects every case alike:
+/// `samples[case][round]`.
+fn rounds_ns(cases: &[&dyn Fn()]) -> Vec<Vec<f64>> {
+    let mut samples = vec![Vec::with_capacity(ROUNDS); cases.len()];
+    for _ in 0..ROUNDS {
+        for (case, out) in cases.iter().zip(&mut samples) {
             let start = Instant::now();
-            for _ in 0..2_000 {
-                std::hint::black_box(e.authorize(r));
+            for _ in 0..PER_ROUND {
+                case();
             }
-            out.push(start.elapsed().as_nanos() as f64 / 2_000.0);
+            out.push(start.elapsed().as_nanos() as f64 / f64::from(PER_ROUND));
         }
     }
     samples
-        .into_iter()
-        .map(|mut s| {
-            s.sort_by(f64::total_cmp);
-            s.get(s.len() / 2).copied().unwrap_or(0.0)
-        })
-        .collect()
+}
+
+/// The `q` quantile (0.5: the median) of `values`.
+fn quantile(mut values: Vec<f64>, q: f64) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let at = ((values.len() - 1) as f64 * q).round() as usize;
+    values.get(at).copied().unwrap_or(0.0)
 }
 
 fn bench(c: &mut Criterion) {
@@ -98,15 +106,53 @@ fn bench(c: &mut Criterion) {
         g.bench_function(*name, |b| b.iter(|| std::hint::black_box(e.authorize(&r))));
     }
     g.finish();
-    let engines: Vec<&Engine> = cases.iter().map(|(_, e)| e).collect();
-    let medians = medians_ns(&engines, &r);
-    let base = medians[0];
-    println!("\nmedian per decision (same run, interleaved):");
-    for ((name, _), m) in cases.iter().zip(&medians) {
-        println!(
-            "  {name:<18} {m:>10.0} ns   (+{:.0} ns over no quota)",
-            m - base
-        );
+    if std::env::args().any(|a| a == "--profile-time") {
+        // Profiling one case (`--profile-time`, e.g. under `perf record`): no summary.
+        return;
+    }
+    // The same-run summary: every engine and the store alone, interleaved. Each case is given
+    // as the median and the 10th percentile of its rounds (the rounds least disturbed by other
+    // processes), and the overhead over the quota-free engine as the difference of those.
+    let mut timed: Vec<&dyn Fn()> = Vec::new();
+    let deciders: Vec<Box<dyn Fn()>> = cases
+        .iter()
+        .map(|(_, e)| {
+            let r = &r;
+            Box::new(move || {
+                std::hint::black_box(e.authorize(r));
+            }) as Box<dyn Fn()>
+        })
+        .collect();
+    timed.extend(deciders.iter().map(|d| &**d));
+    let store_alone = || {
+        std::hint::black_box(store.charge(std::hint::black_box(&charge), None, false)).ok();
+    };
+    timed.push(&store_alone);
+    let samples = rounds_ns(&timed);
+    let stats: Vec<(f64, f64)> = samples
+        .iter()
+        .map(|s| (quantile(s.clone(), 0.5), quantile(s.clone(), 0.1)))
+        .collect();
+    let (base_median, base_p10) = stats[0];
+    println!(
+        "\nper call, same run ({ROUNDS} interleaved rounds of {PER_ROUND} calls): median, 10th percentile"
+    );
+    for (i, name) in cases
+        .iter()
+        .map(|(name, _)| *name)
+        .chain(["store alone, 1 charge"])
+        .enumerate()
+    {
+        let (m, p10) = stats[i];
+        if i == 0 || i == cases.len() {
+            println!("  {name:<22} {m:>7.0} ns {p10:>7.0} ns");
+        } else {
+            println!(
+                "  {name:<22} {m:>7.0} ns {p10:>7.0} ns   added over no quota: {:>5.0} ns {:>5.0} ns",
+                m - base_median,
+                p10 - base_p10
+            );
+        }
     }
 }
 

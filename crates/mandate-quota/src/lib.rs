@@ -64,14 +64,19 @@
 //!
 //! # The memory store
 //!
-//! Buckets live in 64 shards, each a `Mutex` over a two-level map `quota -> bucket -> ring`
-//! looked up by `&str` without allocating; a request locks the shards it needs in ascending
-//! order (deduplicated), so concurrent multi-charge requests cannot deadlock and there is no
-//! global lock. Reservations live in 64 separately locked shards. It is exact under
-//! concurrency (8 threads x 100,000 attempts on one bucket admit exactly the limit).
+//! Buckets live in 64 shards, each a `Mutex` over one hash table of `(quota, bucket) -> ring`
+//! looked up by `&str` without allocating (one FxHash per charge picks both the shard and the
+//! slot); a request locks the shards it needs in ascending order (deduplicated), so concurrent
+//! multi-charge requests cannot deadlock and there is no global lock. A request of a single
+//! charge (the common case) locks its one shard and finds its ring once for both the check and
+//! the charge. Each ring keeps the exact total of its counters, so the units in the window are
+//! known without summing the granules while the time is within a granule of the ring's newest
+//! one. Reservations live in 64 separately locked shards. It is exact under concurrency
+//! (8 threads x 100,000 attempts on one bucket admit exactly the limit, also when one- and
+//! two-charge requests race on it).
 //!
 //! Memory per bucket: the ring (`8 * slots` bytes, at most 264), the two key strings, and
-//! about 80 bytes of ring header and map overhead. A shard sweeps out buckets whose window has
+//! about 100 bytes of ring header and table overhead. A shard sweeps out buckets whose window has
 //! fully passed when it grows past [`MemoryOptions::sweep_threshold`] buckets and then each
 //! time it doubles; [`MemoryStore::sweep`] does it on demand. Expired reservations are swept
 //! the same way after twice their TTL.

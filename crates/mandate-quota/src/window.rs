@@ -63,6 +63,10 @@ impl Geometry {
 }
 
 /// The counters of one bucket: a ring of `slots` granule counters ending at granule `head`.
+///
+/// Every slot that holds no granule of `head - slots + 1 ..= head` is 0, so `total`, the sum of
+/// all slots, is the sum of the granules the ring holds. Counts are written only through
+/// [`Ring::set`] and [`Ring::advance`], which keep `total`.
 #[derive(Clone, Debug)]
 pub(crate) struct Ring {
     pub(crate) geometry: Geometry,
@@ -70,7 +74,9 @@ pub(crate) struct Ring {
     pub(crate) head: u64,
     /// `head % slots`, kept so the hot path finds slots without dividing.
     head_slot: u64,
-    pub(crate) counts: Box<[u64]>,
+    counts: Box<[u64]>,
+    /// The exact sum of `counts` (at most 33 counts of `u64`, so it cannot overflow).
+    total: u128,
 }
 
 /// What a check of one charge against a ring found.
@@ -91,6 +97,7 @@ impl Ring {
             head,
             head_slot: head % geometry.slots,
             counts: vec![0; size].into_boxed_slice(),
+            total: 0,
         }
     }
 
@@ -153,12 +160,20 @@ impl Ring {
         self.counts.get(self.index(k)).copied().unwrap_or(0)
     }
 
-    fn count_mut(&mut self, k: u64) -> Option<&mut u64> {
+    /// Sets the count of granule `k` to `f(count)`, keeping `total`; `false` (and nothing
+    /// changed) when the ring does not hold `k`.
+    fn set(&mut self, k: u64, f: impl FnOnce(u64) -> u64) -> bool {
         if k > self.head || self.head - k >= self.geometry.slots {
-            return None;
+            return false;
         }
         let index = self.index(k);
-        self.counts.get_mut(index)
+        let Some(slot) = self.counts.get_mut(index) else {
+            return false;
+        };
+        let new = f(*slot);
+        self.total = self.total.saturating_sub(u128::from(*slot)) + u128::from(new);
+        *slot = new;
+        true
     }
 
     /// The time this ring is evaluated at: never before its newest granule, so a charge made
@@ -176,11 +191,25 @@ impl Ring {
 
     /// Units charged in the window ending at `t`.
     pub(crate) fn used(&self, t: u64) -> u64 {
-        let t = self.effective_time(t);
-        let range = self.live_range(t);
+        self.sum(self.live_range(self.effective_time(t)))
+    }
+
+    /// The units in `range` (a [`Ring::live_range`]), saturating.
+    fn sum(&self, range: std::ops::RangeInclusive<u64>) -> u64 {
         let (low, high) = (*range.start(), *range.end());
         if low > high {
             return 0;
+        }
+        // While `t` is in or near the head granule (every charge of a busy bucket), the window
+        // covers every granule the ring holds or all but the oldest: the kept total answers.
+        // Clamping the exact sum equals the saturating sum of the walk below.
+        let clamp = |sum: u128| u64::try_from(sum).unwrap_or(u64::MAX);
+        let oldest = self.head.saturating_sub(self.geometry.slots - 1);
+        if low == oldest {
+            return clamp(self.total);
+        }
+        if low == oldest.saturating_add(1) {
+            return clamp(self.total.saturating_sub(u128::from(self.count(oldest))));
         }
         // Walk the ring from the slot of `low` without a division per granule: this loop is
         // the hot path of every charge.
@@ -205,9 +234,9 @@ impl Ring {
     /// Checks whether `cost` more units fit in `limit` at time `t`, given `pending` units
     /// already accepted for this bucket by earlier charges of the same request.
     pub(crate) fn check(&self, t: u64, limit: u64, cost: u64, pending: u64) -> Check {
-        let effective = self.effective_time(t);
-        let used = self.used(effective).saturating_add(pending);
-        let granules = self.live_range(effective).map(|k| (k, self.count(k)));
+        let range = self.live_range(self.effective_time(t));
+        let used = self.sum(range.clone()).saturating_add(pending);
+        let granules = range.map(|k| (k, self.count(k)));
         check_counts(used, limit, cost, t, self.geometry, granules)
     }
 
@@ -222,6 +251,7 @@ impl Ring {
             let k = target - clear + step;
             let index = self.index(k);
             if let Some(slot) = self.counts.get_mut(index) {
+                self.total = self.total.saturating_sub(u128::from(*slot));
                 *slot = 0;
             }
         }
@@ -233,9 +263,7 @@ impl Ring {
         let t = self.effective_time(t);
         self.advance(t);
         let k = self.head;
-        if let Some(slot) = self.count_mut(k) {
-            *slot = slot.saturating_add(amount);
-        }
+        self.set(k, |count| count.saturating_add(amount));
         k
     }
 
@@ -246,21 +274,12 @@ impl Ring {
         let t = self.effective_time(t);
         self.advance(t);
         let in_window = k >= self.lowest(t);
-        if increase > 0 {
-            let target = if in_window && self.count_mut(k).is_some() {
-                k
-            } else {
-                self.head
-            };
-            if let Some(slot) = self.count_mut(target) {
-                *slot = slot.saturating_add(increase);
-            }
+        if increase > 0 && !(in_window && self.set(k, |count| count.saturating_add(increase))) {
+            let head = self.head;
+            self.set(head, |count| count.saturating_add(increase));
         }
-        if decrease > 0
-            && in_window
-            && let Some(slot) = self.count_mut(k)
-        {
-            *slot = slot.saturating_sub(decrease);
+        if decrease > 0 && in_window {
+            self.set(k, |count| count.saturating_sub(decrease));
         }
     }
 
@@ -301,9 +320,7 @@ impl Ring {
         let mut ring = Ring::new(geometry, geometry.start_of(head));
         ring.set_head(head);
         for &(k, c) in granules {
-            if let Some(slot) = ring.count_mut(k) {
-                *slot = slot.saturating_add(c);
-            }
+            ring.set(k, |count| count.saturating_add(c));
         }
         ring
     }
@@ -365,6 +382,8 @@ pub(crate) fn check_counts(
 mod tests {
     #![expect(clippy::unwrap_used, reason = "test code")]
     use super::*;
+    use proptest::prop_oneof;
+    use proptest::strategy::{Just, Strategy};
 
     #[test]
     fn geometry_bounds() {
@@ -396,6 +415,79 @@ mod tests {
                     for k in oldest..=ring.head + 2 {
                         assert_eq!(ring.index(k) as u64, k % geometry.slots, "{window} {t} {k}");
                     }
+                }
+            }
+        }
+    }
+
+    /// The units in the window by the simplest definition: every held granule of the window.
+    fn used_by_definition(ring: &Ring, t: u64) -> u64 {
+        let t = ring.effective_time(t);
+        let oldest = ring.head.saturating_sub(ring.geometry.slots - 1);
+        let low = ring.geometry.lowest_granule(t).max(oldest);
+        (low..=ring.head).fold(0u64, |sum, k| sum.saturating_add(ring.count(k)))
+    }
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Add(i64, u64),
+        Adjust(u64, u64, u64, i64),
+        Relayout(u64),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let amount =
+            prop_oneof![8 => 0u64..20, 1 => Just(u64::MAX), 1 => (u64::MAX - 5)..=u64::MAX];
+        let dt = prop_oneof![6 => 0i64..40, 1 => -100i64..0, 1 => 0i64..3_000];
+        prop_oneof![
+            8 => (dt.clone(), amount.clone()).prop_map(|(dt, a)| Op::Add(dt, a)),
+            2 => (0u64..40, amount.clone(), amount, dt).prop_map(|(back, i, d, dt)| Op::Adjust(back, i, d, dt)),
+            1 => prop_oneof![Just(1u64), Just(7), Just(100), Just(1000), Just(999)].prop_map(Op::Relayout),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// The kept total always equals the sum of the counts, and `used` (which answers from
+        /// the total near the head) equals the walk over the window's granules, at times in
+        /// the head granule, around it, before it and long after it.
+        #[test]
+        fn kept_total_agrees_with_the_counts(
+            window in prop_oneof![Just(1u64), Just(2), Just(7), Just(33), Just(100), Just(1000)],
+            start in prop_oneof![Just(0u64), 0u64..5_000, Just(u64::MAX - 10_000)],
+            ops in proptest::collection::vec(op(), 1..80),
+        ) {
+            let mut ring = Ring::new(Geometry::new(window), start);
+            let mut now = start;
+            for op in ops {
+                match op {
+                    Op::Add(dt, amount) => {
+                        now = now.saturating_add_signed(dt);
+                        ring.add(now, amount);
+                    }
+                    Op::Adjust(back, increase, decrease, dt) => {
+                        now = now.saturating_add_signed(dt);
+                        ring.adjust(now, ring.head.saturating_sub(back), increase, decrease);
+                    }
+                    Op::Relayout(window) => ring.relayout(Geometry::new(window), now),
+                }
+                let sum: u128 = ring.counts.iter().map(|&c| u128::from(c)).sum();
+                proptest::prop_assert_eq!(ring.total, sum);
+                let g = ring.geometry.granule;
+                let head_start = ring.geometry.start_of(ring.head);
+                for t in [
+                    now,
+                    head_start,
+                    head_start.saturating_add(g - 1),
+                    head_start.saturating_add(g),
+                    head_start.saturating_add(g.saturating_mul(2)),
+                    head_start.saturating_add(ring.geometry.window),
+                    head_start.saturating_add(ring.geometry.window.saturating_mul(3)),
+                    head_start.saturating_sub(1),
+                    now.saturating_sub(5_000),
+                ] {
+                    proptest::prop_assert_eq!(ring.used(t), used_by_definition(&ring, t), "t = {}", t);
                 }
             }
         }

@@ -411,6 +411,60 @@ fn threads_admit_exactly_the_limit() {
     );
 }
 
+/// Requests of one charge (the store's single-charge path) and of two charges (the general
+/// path, which locks two shards) race on one bucket: the bucket still admits exactly its limit,
+/// and every admitted two-charge request also charged its second bucket.
+#[test]
+fn one_and_two_charge_requests_share_a_bucket_exactly() {
+    const THREADS: usize = 8;
+    const ATTEMPTS: usize = 50_000;
+    const LIMIT: u64 = 23_456;
+    let (_clock, store) = store(42);
+    let store = Arc::new(store);
+    let handles: Vec<_> = (0..THREADS)
+        .map(|thread| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                let shared = charge("q", "shared", LIMIT, 60_000, 1);
+                let own = charge("p", &format!("own-{thread}"), u64::MAX, 60_000, 1);
+                let mut admitted = (0u64, 0u64);
+                for attempt in 0..ATTEMPTS {
+                    if (thread + attempt) % 2 == 0 {
+                        if store
+                            .charge(&[shared.clone()], None, false)
+                            .unwrap()
+                            .admitted
+                        {
+                            admitted.0 += 1;
+                        }
+                    } else if store
+                        .charge(&[shared.clone(), own.clone()], None, false)
+                        .unwrap()
+                        .admitted
+                    {
+                        admitted.1 += 1;
+                    }
+                }
+                (thread, admitted)
+            })
+        })
+        .collect();
+    let mut total = 0;
+    for handle in handles {
+        let (thread, (single, double)) = handle.join().unwrap();
+        total += single + double;
+        let own = charge("p", &format!("own-{thread}"), u64::MAX, 60_000, 0);
+        assert_eq!(
+            store.status(&[own]).unwrap()[0].used,
+            double,
+            "thread {thread}"
+        );
+    }
+    assert_eq!(total, LIMIT);
+    let shared = charge("q", "shared", LIMIT, 60_000, 0);
+    assert_eq!(store.status(&[shared]).unwrap()[0].used, LIMIT);
+}
+
 #[test]
 fn eviction_bounds_memory() {
     let clock = Arc::new(ManualClock::new(0));

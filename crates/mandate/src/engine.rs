@@ -1347,8 +1347,9 @@ type QuotaErr = (SmolStr, String);
 ///
 /// This runs on every decision, so it avoids work a quota does not need: the request's
 /// variables become values only when a condition, `by` or `cost` is evaluated, the bucket of
-/// the default `by principal` is rendered without the formatter, and from `QUOTA_INDEX_MIN`
-/// quotas on only the quotas the index selects are looked at.
+/// the default `by principal` is rendered without the formatter and at most once per request,
+/// charges are built in place, and from `QUOTA_INDEX_MIN` quotas on only the quotas the index
+/// selects are looked at.
 fn quota_charges(
     version: &PolicyVersion,
     core: &mandate_eval::Request,
@@ -1358,7 +1359,7 @@ fn quota_charges(
     if version.quotas.is_empty() {
         return Ok(charges);
     }
-    let mut values: Option<[Value; 3]> = None;
+    let mut scratch = QuotaScratch::default();
     match &version.quota_index {
         Some(index) => {
             let mut selected = Vec::new();
@@ -1371,33 +1372,91 @@ fn quota_charges(
             );
             for i in selected {
                 if let Some(q) = usize::try_from(i).ok().and_then(|i| version.quotas.get(i)) {
-                    charges.extend(quota_charge(q, core, entities, &mut values)?);
+                    quota_charge(q, core, entities, &mut scratch, &mut charges)?;
                 }
             }
         }
         None => {
             for q in &version.quotas {
-                charges.extend(quota_charge(q, core, entities, &mut values)?);
+                quota_charge(q, core, entities, &mut scratch, &mut charges)?;
             }
         }
     }
     Ok(charges)
 }
 
-/// The charge of one quota, or `None` when its scope or conditions do not hold. `values` holds
-/// the request's variables as values, made on first need.
+/// What the quotas of one request share, each part made on first need.
+#[derive(Default)]
+struct QuotaScratch {
+    /// The request's variables as values.
+    values: Option<[Value; 3]>,
+    /// The principal rendered as a bucket (the default `by`).
+    principal: Option<SmolStr>,
+}
+
+/// The principal's bucket, rendered on first need.
+fn principal_bucket(rendered: &mut Option<SmolStr>, principal: &Uid) -> SmolStr {
+    rendered
+        .get_or_insert_with(|| render_uid(principal))
+        .clone()
+}
+
+/// `uid.to_smol_str()` (Cedar's `Type::"id"`), copied straight into an inline `SmolStr` when
+/// it fits (23 bytes) and the id needs no escape (printable ASCII without `"` or `\\`): no
+/// scratch buffer, no UTF-8 check (the parts are strings). Anything else goes to `to_smol_str`.
+fn render_uid(uid: &Uid) -> SmolStr {
+    let (ty, id) = (uid.ty.as_str(), uid.id.as_str());
+    let plain = |b: u8| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\';
+    if ty.len() + id.len() + 4 <= 23 && id.bytes().all(plain) {
+        return SmolStr::from_iter([ty, "::\"", id, "\""]);
+    }
+    uid.to_smol_str()
+}
+
+/// The cost of a quota whose charge needs the evaluator only on paper: no conditions, `by`
+/// absent or `principal`, `cost` absent or a non-negative integer literal (as in `quota(...)
+/// limit N per D by principal cost 3`). Its bucket is the principal, rendered like `by`'s value.
+fn literal_cost(q: &CompiledQuota) -> Option<u64> {
+    use mandate_syntax::ast::{ExprKind, Literal, Var};
+    if !q.policy.statement.conditions.is_empty() {
+        return None;
+    }
+    if let Some(by) = &q.spec.by
+        && !matches!(by.kind, ExprKind::Var(Var::Principal))
+    {
+        return None;
+    }
+    match q.spec.cost.as_ref().map(|c| &c.kind) {
+        None => Some(1),
+        Some(ExprKind::Lit(Literal::Long(n))) => u64::try_from(*n).ok(),
+        Some(_) => None,
+    }
+}
+
+/// Pushes the charge of one quota onto `charges`, unless its scope or conditions do not hold.
 fn quota_charge(
     q: &CompiledQuota,
     core: &mandate_eval::Request,
     entities: &mandate_eval::Entities,
-    values: &mut Option<[Value; 3]>,
-) -> Result<Option<Charge>, QuotaErr> {
+    scratch: &mut QuotaScratch,
+    charges: &mut SmallVec<[Charge; 2]>,
+) -> Result<(), QuotaErr> {
     if !scope_applies(&q.policy, core, entities) {
-        return Ok(None);
+        return Ok(());
     }
     let fail = |m: String| (q.policy.id.clone(), m);
-    let (bucket, cost) = if q.needs_eval {
-        let [p, a, r] = values.get_or_insert_with(|| {
+    let literal = if q.needs_eval {
+        literal_cost(q)
+    } else {
+        Some(1)
+    };
+    let (bucket, cost) = if let Some(cost) = literal {
+        (
+            principal_bucket(&mut scratch.principal, &core.principal),
+            cost,
+        )
+    } else {
+        let [p, a, r] = scratch.values.get_or_insert_with(|| {
             [
                 Value::entity(core.principal.clone()),
                 Value::entity(core.action.clone()),
@@ -1405,7 +1464,7 @@ fn quota_charge(
             ]
         });
         match conditions_hold(&q.policy, core, p, a, r, entities) {
-            Outcome::ScopeMismatch | Outcome::ConditionFalse => return Ok(None),
+            Outcome::ScopeMismatch | Outcome::ConditionFalse => return Ok(()),
             Outcome::Error(e) => return Err(fail(format!("quota condition failed: {e}"))),
             Outcome::Satisfied => {}
         }
@@ -1419,7 +1478,7 @@ fn quota_charge(
             slot_resource: None,
         };
         let bucket = match &q.spec.by {
-            None => core.principal.to_smol_str(),
+            None => principal_bucket(&mut scratch.principal, &core.principal),
             Some(by) => {
                 let v = eval(by, &env).map_err(|e| fail(format!("`by` failed: {e}")))?;
                 bucket_key(&v).map_err(fail)?
@@ -1439,17 +1498,16 @@ fn quota_charge(
             },
         };
         (bucket, cost)
-    } else {
-        (core.principal.to_smol_str(), 1)
     };
-    Ok(Some(Charge {
+    charges.push(Charge {
         quota: q.policy.id.clone(),
         bucket,
         limit: q.spec.limit,
         window_ms: q.spec.per.millis,
         cost,
         settles: q.spec.cost.is_some(),
-    }))
+    });
+    Ok(())
 }
 
 fn open_audit(path: &Path, limits: &crate::Limits) -> Result<crate::audit::FileSink, EngineError> {
@@ -1481,4 +1539,102 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
         .map(|s| (*s).to_string())
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "a panic without a message".to_string())
+}
+
+#[cfg(test)]
+mod quota_tests {
+    #![expect(clippy::unwrap_used, clippy::indexing_slicing, reason = "test code")]
+    use super::*;
+    use mandate_quota::ManualClock;
+
+    fn engine(quotas: &str) -> Engine {
+        Engine::builder()
+            .policy_texts(vec![(
+                "q.mandate".into(),
+                format!("@id(\"open\") permit(principal, action, resource);\n{quotas}"),
+            )])
+            .clock(Arc::new(ManualClock::new(1_000_000)))
+            .build()
+            .unwrap()
+    }
+
+    fn request(id: &str) -> Request {
+        Request::new(
+            Uid::new("Agent", id),
+            Uid::new("Action", "call"),
+            Uid::new("Tool", "t"),
+        )
+    }
+
+    /// A quota whose `by principal` and literal `cost` are taken without the evaluator charges
+    /// exactly what the evaluator would (the second engine spells the same quotas so that they
+    /// must be evaluated), including principals whose rendering needs escapes, a long one, a
+    /// cost of 0, and two quotas sharing the rendered principal.
+    #[test]
+    fn literal_by_and_cost_charge_like_the_evaluator() {
+        let literal = engine(
+            "@id(\"calls\") quota(principal, action, resource) limit 7 per 1h;\n\
+             @id(\"spend\") quota(principal, action, resource) limit 10 per 1d by principal cost 3;\n\
+             @id(\"free\") quota(principal, action, resource) limit 1 per 1m by principal cost 0;\n",
+        );
+        let evaluated = engine(
+            "@id(\"calls\") quota(principal, action, resource) when { true } limit 7 per 1h;\n\
+             @id(\"spend\") quota(principal, action, resource) limit 10 per 1d by principal cost 1 + 2;\n\
+             @id(\"free\") quota(principal, action, resource) when { true } limit 1 per 1m by principal cost 0;\n",
+        );
+        let long = "x".repeat(40);
+        for id in ["a1", "quote\"and\\back", "ünï", long.as_str(), "a1"] {
+            for _ in 0..4 {
+                let (l, e) = (
+                    literal.authorize(&request(id)),
+                    evaluated.authorize(&request(id)),
+                );
+                assert_eq!(l.allowed, e.allowed, "{id}");
+                assert_eq!(l.reasons, e.reasons, "{id}");
+                assert_eq!(l.quota, e.quota, "{id}");
+                assert_eq!(l.quota.len(), 3);
+                assert_eq!(l.quota[0].bucket, Uid::new("Agent", id).to_string());
+            }
+        }
+        // After 3 + 3 + 3 units, `spend` refuses the fourth request of one principal.
+        let d = literal.authorize(&request("fresh"));
+        assert!(d.allowed);
+        assert_eq!(d.quota[1].used, 0);
+        assert_eq!(d.quota[1].cost, 3);
+    }
+
+    /// The inline rendering of a principal is `to_smol_str`'s (hence Cedar's display).
+    #[test]
+    fn render_uid_matches_display() {
+        let long = "x".repeat(30);
+        for (ty, id) in [
+            ("Agent", "a1"),
+            ("A", ""),
+            ("Agent", "fourteen-chars"),
+            ("Agent", "fifteen-chars!!"),
+            ("Agent", "quote\"and\\backslash"),
+            ("Agent", "tab\there"),
+            ("Agent", "del\u{7f}"),
+            ("Agent", "ünï"),
+            ("Agent", long.as_str()),
+            ("Ns::Agent", "a b ~ {}"),
+        ] {
+            let uid = Uid::new(ty, id);
+            assert_eq!(render_uid(&uid), uid.to_smol_str(), "{ty} {id}");
+            assert_eq!(render_uid(&uid).as_str(), uid.to_string(), "{ty} {id}");
+        }
+    }
+
+    /// A negative literal cost goes to the evaluator, which reports it.
+    #[test]
+    fn a_negative_literal_cost_is_an_error() {
+        let e = engine(
+            "@id(\"spend\") quota(principal, action, resource) limit 10 per 1d by principal cost -1;\n",
+        );
+        let d = e.authorize(&request("a"));
+        assert!(!d.allowed);
+        assert_eq!(d.layer, Layer::Quota);
+        assert_eq!(d.errors[0].id, "spend");
+        assert!(d.errors[0].message.contains("negative"), "{:?}", d.errors);
+    }
 }
