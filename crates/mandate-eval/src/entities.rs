@@ -1324,7 +1324,10 @@ mod fast_context_tests {
                 ("approved".into(), attr(Type::Bool, true)),
                 ("cost".into(), attr(Type::Long, true)),
                 ("note".into(), attr(Type::String, false)),
-                ("when".into(), attr(Type::Extension("datetime".into()), false)),
+                (
+                    "when".into(),
+                    attr(Type::Extension("datetime".into()), false),
+                ),
                 ("who".into(), attr(Type::Entity("User".into()), false)),
             ]
             .into_iter()
@@ -1347,8 +1350,16 @@ mod fast_context_tests {
             vec![("approved", l(1)), ("cost", l(3))],
             vec![("approved", b(true)), ("cost", s("3"))],
             vec![("approved", b(true)), ("cost", l(3)), ("note", b(true))],
-            vec![("approved", b(true)), ("cost", l(3)), ("when", s("2024-01-01"))],
-            vec![("approved", b(true)), ("cost", l(3)), ("who", s("User::\"a\""))],
+            vec![
+                ("approved", b(true)),
+                ("cost", l(3)),
+                ("when", s("2024-01-01")),
+            ],
+            vec![
+                ("approved", b(true)),
+                ("cost", l(3)),
+                ("who", s("User::\"a\"")),
+            ],
             vec![("approved", b(true)), ("cost", l(i64::MAX)), ("x", s(""))],
         ];
         for fields in &cases {
@@ -1363,7 +1374,7 @@ mod fast_context_tests {
             }
         }
         // The common shapes do take the scalar path.
-        let ok = vec![("approved", b(true)), ("cost", l(3)), ("note", s("n"))];
+        let ok = [("approved", b(true)), ("cost", l(3)), ("note", s("n"))];
         let owned = ok.iter().map(|(k, v)| (SmolStr::new(k), v.clone()));
         assert!(context_from_scalars(owned, Some(&shape)).is_some());
         let owned = ok.iter().map(|(k, v)| (SmolStr::new(k), v.clone()));
