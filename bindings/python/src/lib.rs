@@ -738,7 +738,13 @@ where
 #[pyclass(frozen, module = "mandate._native", name = "NativeEngine")]
 struct NativeEngine {
     engine: Engine,
+    /// Context keys already read, by Python object (the keys of a guard's context dicts are
+    /// usually the same interned strs): their text, without encoding them again.
+    context_keys: std::sync::Mutex<Vec<(Py<PyString>, Box<str>)>>,
 }
+
+/// Most context key objects [`NativeEngine::context_keys`] remembers.
+const CONTEXT_KEY_CACHE: usize = 64;
 
 impl NativeEngine {
     fn request(
@@ -857,8 +863,29 @@ impl NativeEngine {
         if let Some(ctx) = context.filter(|c| !c.is_none()) {
             let ctx = ctx.cast::<PyDict>().ok()?;
             fields.reserve(ctx.len());
+            let mut keys = self.context_keys.lock().ok()?;
             for (k, v) in ctx.iter() {
-                let key = with_str(&k, |k| (k.len() <= max_string).then(|| k.into()))?;
+                let cached = keys
+                    .iter()
+                    .find(|(o, _)| o.as_ptr() == k.as_ptr())
+                    .map(|(_, t)| t);
+                let key = match cached {
+                    Some(text) if text.len() <= max_string => text.as_ref().into(),
+                    Some(_) => return None,
+                    None => {
+                        let key = with_str(&k, |k| Some(Box::<str>::from(k)))?;
+                        if key.len() > max_string {
+                            return None;
+                        }
+                        let small = key.as_ref().into();
+                        if keys.len() < CONTEXT_KEY_CACHE
+                            && let Ok(obj) = k.cast::<PyString>()
+                        {
+                            keys.push((obj.clone().unbind(), key));
+                        }
+                        small
+                    }
+                };
                 let value = if let Ok(b) = v.cast::<PyBool>() {
                     mandate::ContextScalar::Bool(b.is_true())
                 } else if v.is_instance_of::<PyInt>() {
@@ -1088,7 +1115,10 @@ impl NativeEngine {
             let engine = py
                 .detach(|| builder.build())
                 .map_err(|e| engine_err(py, e))?;
-            Ok(NativeEngine { engine })
+            Ok(NativeEngine {
+                engine,
+                context_keys: std::sync::Mutex::default(),
+            })
         })
     }
 
