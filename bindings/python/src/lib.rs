@@ -229,6 +229,73 @@ fn entity_uid(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Uid> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The per-call fast path
+
+/// Most distinct entity type names remembered per thread as valid ([`type_name_ok`]).
+const TYPE_NAME_CACHE: usize = 32;
+
+thread_local! {
+    /// Entity type names this thread has already found valid: a guard checks the same few type
+    /// names on every call.
+    static VALID_TYPE_NAMES: std::cell::RefCell<Vec<Box<str>>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Whether `ty` is a valid entity type name (`mandate::check_type_name`), remembered.
+fn type_name_ok(ty: &str) -> bool {
+    if VALID_TYPE_NAMES.with(|c| c.borrow().iter().any(|t| **t == *ty)) {
+        return true;
+    }
+    if mandate::check_type_name(ty, "").is_err() {
+        return false;
+    }
+    VALID_TYPE_NAMES.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() < TYPE_NAME_CACHE {
+            c.push(ty.into());
+        }
+    });
+    true
+}
+
+/// `f` applied to a Python str's UTF-8 text, `None` if it has none (lone surrogates). Under
+/// abi3-py39 pyo3 reads a str through a bytes object and then copies it into a `String`; this
+/// borrows the bytes object's buffer instead.
+fn with_str<R>(s: &Bound<'_, PyAny>, f: impl FnOnce(&str) -> Option<R>) -> Option<R> {
+    let bytes = s.cast::<PyString>().ok()?.encode_utf8().ok()?;
+    f(std::str::from_utf8(bytes.as_bytes()).ok()?)
+}
+
+/// An entity argument as a uid on the fast path: a `(type, id)` tuple of strs, a
+/// `mandate.Entity` or a plain `Type::"id"` str with a valid type name; `None` otherwise (the
+/// general path then reads it, or says what is wrong).
+fn fast_uid(obj: &Bound<'_, PyAny>) -> Option<Uid> {
+    if let Ok(t) = obj.cast::<PyTuple>() {
+        if t.len() != 2 {
+            return None;
+        }
+        let ty = t.get_item(0).ok()?;
+        let id = t.get_item(1).ok()?;
+        return with_str(&ty, |ty| {
+            if !type_name_ok(ty) {
+                return None;
+            }
+            with_str(&id, |id| Some(Uid::new(ty, id)))
+        });
+    }
+    if let Ok(e) = obj.cast::<PyEntity>() {
+        let e = e.get();
+        return type_name_ok(&e.ty).then(|| Uid::new(&*e.ty, &*e.id));
+    }
+    if obj.is_instance_of::<PyString>() {
+        return with_str(obj, |s| {
+            mandate::parse_uid_str(s).filter(|u| type_name_ok(&u.ty))
+        });
+    }
+    None
+}
+
+// ---------------------------------------------------------------------------------------------
 // Diagnostics and errors
 
 /// One diagnostic as a dict: code, severity, message, file, line, column (1-based, of the primary
@@ -671,7 +738,13 @@ where
 #[pyclass(frozen, module = "mandate._native", name = "NativeEngine")]
 struct NativeEngine {
     engine: Engine,
+    /// Context keys already read, by Python object (the keys of a guard's context dicts are
+    /// usually the same interned strs): their text, without encoding them again.
+    context_keys: std::sync::Mutex<Vec<(Py<PyString>, Box<str>)>>,
 }
+
+/// Most context key objects [`NativeEngine::context_keys`] remembers.
+const CONTEXT_KEY_CACHE: usize = 64;
 
 impl NativeEngine {
     fn request(
@@ -682,8 +755,13 @@ impl NativeEngine {
         context: Option<&Bound<'_, PyAny>>,
         on_behalf_of_arg: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Request> {
-        // Uids are built directly and only the context goes through JSON (the schema types
-        // it): this is the per-call cost every guarded tool call pays.
+        if on_behalf_of_arg.is_none_or(|c| c.is_none())
+            && let Some(request) = self.fast_request(principal, action, resource, context)
+        {
+            return Ok(request);
+        }
+        // The general path: every form of argument, and every error. Uids are built directly
+        // and the context goes through JSON so the schema can type it.
         let uid = |obj: &Bound<'_, PyAny>, what: &str| -> PyResult<Uid> {
             // `format_args!` is lazy: the error path (`$.principal`) is written only for an error.
             let uid = match obj.cast::<PyDict>() {
@@ -762,6 +840,85 @@ impl NativeEngine {
             resource: parsed.request.resource,
             context: parsed.request.context,
             on_behalf_of: parsed.on_behalf_of,
+        })
+    }
+
+    /// The common request without JSON: entities as `(type, id)` tuples (or `Entity`, or plain
+    /// `Type::"id"` strs), a context dict of bool, int and str values, no delegation chain; the
+    /// context is typed by `mandate::context_from_scalars`. `None` for anything else, and for
+    /// anything the general path would reject (a limit, the schema): the general path then
+    /// decides or gives the error, so both paths accept the same requests with the same result.
+    fn fast_request(
+        &self,
+        principal: &Bound<'_, PyAny>,
+        action: &Bound<'_, PyAny>,
+        resource: &Bound<'_, PyAny>,
+        context: Option<&Bound<'_, PyAny>>,
+    ) -> Option<Request> {
+        let principal = fast_uid(principal)?;
+        let action = fast_uid(action)?;
+        let resource = fast_uid(resource)?;
+        let max_string = self.engine.limits().max_string_bytes;
+        let mut fields = Vec::new();
+        if let Some(ctx) = context.filter(|c| !c.is_none()) {
+            let ctx = ctx.cast::<PyDict>().ok()?;
+            fields.reserve(ctx.len());
+            let mut keys = self.context_keys.lock().ok()?;
+            for (k, v) in ctx.iter() {
+                let cached = keys
+                    .iter()
+                    .find(|(o, _)| o.as_ptr() == k.as_ptr())
+                    .map(|(_, t)| t);
+                let key = match cached {
+                    Some(text) if text.len() <= max_string => text.as_ref().into(),
+                    Some(_) => return None,
+                    None => {
+                        let key = with_str(&k, |k| Some(Box::<str>::from(k)))?;
+                        if key.len() > max_string {
+                            return None;
+                        }
+                        let small = key.as_ref().into();
+                        if keys.len() < CONTEXT_KEY_CACHE
+                            && let Ok(obj) = k.cast::<PyString>()
+                        {
+                            keys.push((obj.clone().unbind(), key));
+                        }
+                        small
+                    }
+                };
+                let value = if let Ok(b) = v.cast::<PyBool>() {
+                    mandate::ContextScalar::Bool(b.is_true())
+                } else if v.is_instance_of::<PyInt>() {
+                    mandate::ContextScalar::Long(v.extract::<i64>().ok()?)
+                } else {
+                    with_str(&v, |s| {
+                        (s.len() <= max_string).then(|| mandate::ContextScalar::String(s.into()))
+                    })?
+                };
+                fields.push((key, value));
+            }
+        }
+        self.engine
+            .check_request_parts(
+                [
+                    (&principal, "principal"),
+                    (&action, "action"),
+                    (&resource, "resource"),
+                ],
+                None,
+            )
+            .ok()?;
+        let version = self.engine.version();
+        let schema = version.schema.as_deref();
+        let context_type =
+            mandate::check_request_scope(&principal, &action, &resource, true, schema).ok()?;
+        let context = mandate::context_from_scalars(fields, context_type)?;
+        Some(Request {
+            principal,
+            action,
+            resource,
+            context,
+            on_behalf_of: Vec::new(),
         })
     }
 
@@ -958,7 +1115,10 @@ impl NativeEngine {
             let engine = py
                 .detach(|| builder.build())
                 .map_err(|e| engine_err(py, e))?;
-            Ok(NativeEngine { engine })
+            Ok(NativeEngine {
+                engine,
+                context_keys: std::sync::Mutex::default(),
+            })
         })
     }
 

@@ -1247,6 +1247,141 @@ pub fn context_from_json(
     }
 }
 
+/// One scalar context field, as the bindings read it straight from their host values (no JSON).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ContextScalar {
+    /// A boolean.
+    Bool(bool),
+    /// A 64-bit integer.
+    Long(i64),
+    /// A string.
+    String(SmolStr),
+}
+
+/// The common case of [`context_from_json`] without JSON: a context whose fields are all
+/// scalars, typed with the action's declared context type when known. `None` whenever the fields
+/// are not exactly what the type declares (an undeclared or missing attribute, a scalar where
+/// the type wants something else, such as an extension value or an entity): the caller then
+/// reads the context with [`context_from_json`], which gives the error or the other typing.
+/// When it returns a value, it is the value [`context_from_json`] gives for the same fields
+/// (`fast_context_agrees_with_json` checks it).
+pub fn context_from_scalars(
+    fields: impl IntoIterator<Item = (SmolStr, ContextScalar)>,
+    expected: Option<&RecordType>,
+) -> Option<Value> {
+    let mut out = BTreeMap::new();
+    for (k, v) in fields {
+        let ty = match expected {
+            Some(shape) => match shape.attrs.get(k.as_str()) {
+                Some(a) => Some(&a.ty),
+                None if shape.additional_attributes => None,
+                None => return None,
+            },
+            None => None,
+        };
+        let value = match (ty, v) {
+            (None | Some(Type::Bool), ContextScalar::Bool(b)) => Value::Bool(b),
+            (None | Some(Type::Long), ContextScalar::Long(n)) => Value::Long(n),
+            (None | Some(Type::String), ContextScalar::String(s)) => Value::String(s),
+            _ => return None,
+        };
+        out.insert(k, value);
+    }
+    if let Some(shape) = expected
+        && check_required(&out, shape, &"").is_err()
+    {
+        return None;
+    }
+    Some(Value::Record(Arc::new(out)))
+}
+
+#[cfg(test)]
+mod fast_context_tests {
+    use super::{ContextScalar, context_from_json, context_from_scalars};
+    use mandate_validate::schema::{AttrType, RecordType, Type};
+    use smol_str::SmolStr;
+
+    fn json_of(fields: &[(&str, ContextScalar)]) -> serde_json::Value {
+        let mut map = serde_json::Map::new();
+        for (k, v) in fields {
+            let v = match v {
+                ContextScalar::Bool(b) => serde_json::Value::Bool(*b),
+                ContextScalar::Long(n) => serde_json::Value::from(*n),
+                ContextScalar::String(s) => serde_json::Value::String(s.to_string()),
+            };
+            map.insert((*k).to_string(), v);
+        }
+        serde_json::Value::Object(map)
+    }
+
+    /// Whenever the scalar path gives a value, the JSON path gives the same one; the scalar path
+    /// declines only what the JSON path rejects or types otherwise.
+    #[test]
+    fn fast_context_agrees_with_json() {
+        let attr = |ty: Type, required: bool| AttrType { ty, required };
+        let shape = RecordType {
+            attrs: [
+                ("approved".into(), attr(Type::Bool, true)),
+                ("cost".into(), attr(Type::Long, true)),
+                ("note".into(), attr(Type::String, false)),
+                (
+                    "when".into(),
+                    attr(Type::Extension("datetime".into()), false),
+                ),
+                ("who".into(), attr(Type::Entity("User".into()), false)),
+            ]
+            .into_iter()
+            .collect(),
+            additional_attributes: false,
+        };
+        let open = RecordType {
+            additional_attributes: true,
+            ..shape.clone()
+        };
+        let b = ContextScalar::Bool;
+        let l = ContextScalar::Long;
+        let s = |x: &str| ContextScalar::String(x.into());
+        let cases: Vec<Vec<(&str, ContextScalar)>> = vec![
+            vec![],
+            vec![("approved", b(true)), ("cost", l(3))],
+            vec![("approved", b(false)), ("cost", l(-7)), ("note", s("hi"))],
+            vec![("approved", b(true)), ("cost", l(3)), ("extra", l(1))],
+            vec![("approved", b(true))],
+            vec![("approved", l(1)), ("cost", l(3))],
+            vec![("approved", b(true)), ("cost", s("3"))],
+            vec![("approved", b(true)), ("cost", l(3)), ("note", b(true))],
+            vec![
+                ("approved", b(true)),
+                ("cost", l(3)),
+                ("when", s("2024-01-01")),
+            ],
+            vec![
+                ("approved", b(true)),
+                ("cost", l(3)),
+                ("who", s("User::\"a\"")),
+            ],
+            vec![("approved", b(true)), ("cost", l(i64::MAX)), ("x", s(""))],
+        ];
+        for fields in &cases {
+            let json = json_of(fields);
+            for expected in [None, Some(&shape), Some(&open)] {
+                let owned = fields.iter().map(|(k, v)| (SmolStr::new(k), v.clone()));
+                let fast = context_from_scalars(owned, expected);
+                let slow = context_from_json(&json, expected, &"$.context");
+                if let Some(fast) = fast {
+                    assert_eq!(Ok(fast), slow.map_err(|e| e.message), "{json} {expected:?}");
+                }
+            }
+        }
+        // The common shapes do take the scalar path.
+        let ok = [("approved", b(true)), ("cost", l(3)), ("note", s("n"))];
+        let owned = ok.iter().map(|(k, v)| (SmolStr::new(k), v.clone()));
+        assert!(context_from_scalars(owned, Some(&shape)).is_some());
+        let owned = ok.iter().map(|(k, v)| (SmolStr::new(k), v.clone()));
+        assert!(context_from_scalars(owned, None).is_some());
+    }
+}
+
 #[cfg(test)]
 mod uid_str_tests {
     use super::{parse_plain_uid, parse_uid_with_parser};

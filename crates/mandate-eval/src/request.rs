@@ -7,7 +7,7 @@
 use crate::authorizer::Request;
 use crate::entities::{JsonError, action_uid, context_from_json, is_action_type, uid_from_json};
 use crate::value::Uid;
-use mandate_validate::schema::{ActionId, Schema};
+use mandate_validate::schema::{ActionId, RecordType, Schema};
 
 /// A request read from JSON, with the delegation chain Mandate adds.
 #[derive(Clone, Debug)]
@@ -117,6 +117,41 @@ pub fn request_from_parts(
         on_behalf_of,
         validate,
     } = parts;
+    let context_type = check_request_scope(&principal, &action, &resource, validate, schema)?;
+    let context = match context {
+        Some(c) => context_from_json(c, context_type, &"$.context")?,
+        None => context_from_json(
+            &serde_json::Value::Object(serde_json::Map::new()),
+            context_type,
+            &"$.context",
+        )?,
+    };
+    Ok(ParsedRequest {
+        request: Request {
+            principal,
+            action,
+            resource,
+            context,
+        },
+        on_behalf_of,
+    })
+}
+
+/// The checks [`request_from_parts`] makes before it types the context (with a schema and
+/// `validate`: the action is declared, applies to the principal's and resource's types, enumerated
+/// ids), returning the action's declared context type (with a schema, whatever `validate`), for a
+/// caller that types the context itself (e.g. with
+/// [`context_from_scalars`](crate::entities::context_from_scalars)).
+///
+/// # Errors
+/// As [`request_from_parts`], for the uids.
+pub fn check_request_scope<'s>(
+    principal: &Uid,
+    action: &Uid,
+    resource: &Uid,
+    validate: bool,
+    schema: Option<&'s Schema>,
+) -> Result<Option<&'s RecordType>, JsonError> {
     let action_def = schema.and_then(|s| {
         s.actions.get(&ActionId {
             ty: action.ty.clone(),
@@ -171,7 +206,7 @@ pub fn request_from_parts(
             )
             .with_help(&format!("it applies to: {}", list(&applies.resource_types))));
         }
-        for (what, uid) in [("principal", &principal), ("resource", &resource)] {
+        for (what, uid) in [("principal", principal), ("resource", resource)] {
             if let Some(def) = schema.entity_types.get(uid.ty.as_str())
                 && let Some(ids) = &def.enum_ids
                 && !ids.contains(&uid.id)
@@ -184,26 +219,9 @@ pub fn request_from_parts(
         }
         let _ = is_action_type(&action.ty);
     }
-    let context_type = action_def
+    Ok(action_def
         .and_then(|d| d.applies_to.as_ref())
-        .map(|a| &a.context);
-    let context = match context {
-        Some(c) => context_from_json(c, context_type, &"$.context")?,
-        None => context_from_json(
-            &serde_json::Value::Object(serde_json::Map::new()),
-            context_type,
-            &"$.context",
-        )?,
-    };
-    Ok(ParsedRequest {
-        request: Request {
-            principal,
-            action,
-            resource,
-            context,
-        },
-        on_behalf_of,
-    })
+        .map(|a| &a.context))
 }
 
 fn list(items: &[smol_str::SmolStr]) -> String {

@@ -41,10 +41,11 @@ pub mod core {
 
 pub use mandate_eval::authorizer::{Outcome, evaluate_policy};
 pub use mandate_eval::entities::{
-    check_json_sizes, check_type_name, parse_json_bounded, parse_uid_str, uid_from_json,
+    ContextScalar, check_json_sizes, check_type_name, context_from_scalars, parse_json_bounded,
+    parse_uid_str, uid_from_json,
 };
 pub use mandate_eval::request::{
-    ParsedRequest, RequestParts, request_from_json, request_from_parts,
+    ParsedRequest, RequestParts, check_request_scope, request_from_json, request_from_parts,
 };
 pub use mandate_eval::value;
 pub use mandate_eval::{
