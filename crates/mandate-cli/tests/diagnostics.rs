@@ -36,10 +36,10 @@ use std::path::{Path, PathBuf};
 /// Codes in the source that `mandate check` and `mandate lint` never print, and why.
 const NOT_FROM_CHECK_OR_LINT: &[(&str, &str)] = &[
     (
-        "MD0019",
-        "an engine limit (`mandate::Limits`) exceeded while the engine loads: `authorize`, \
-         `quota` and `explain` print it (tests/cli.rs `limit_*`, crates/mandate/tests/limits.rs); \
-         `check` and `lint` apply only the parser's limits (MD0009, MD0010)",
+        "MD0010",
+        "the parser's own source-size check: `check`, `lint` and the engine refuse a file over \
+         `max_source_bytes` before reading it (MD0019), so only a direct caller of \
+         `mandate_syntax::parse` sees it (crates/mandate-syntax/tests/limits.rs)",
     ),
     (
         "MD0020",
@@ -76,8 +76,8 @@ struct Generated {
 
 const GENERATED: &[Generated] = &[
     Generated {
-        code: "MD0010",
-        // One byte over the parser's 16 MiB limit.
+        code: "MD0019",
+        // One byte over `max_source_bytes` (16 MiB): refused before it is read.
         files: || {
             let mut text =
                 b"@id(\"p\")\npermit (principal, action, resource) when { true };\n".to_vec();
